@@ -1,0 +1,111 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import { type Dataset, imageSize } from './dataset';
+
+/**
+ * Per-channel normalisation applied to pixels scaled to [0, 1]: x = (pixel / 255 − mean[c]) / std[c].
+ * The model bundle records it so that inference applies the same transform.
+ */
+export interface Normalization {
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+/** Pixels / 255, nothing else. */
+export const UNIT_NORMALIZATION: Normalization = { mean: [0], std: [1] };
+
+/** One batch: float32 images B×H×W×C, their labels and their dataset indices. */
+export interface Batch {
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+  readonly indices: Int32Array;
+  /** B (the last batch may be smaller unless `dropLast`). */
+  readonly size: number;
+}
+
+/** Options of {@link iterateBatches}. */
+export interface BatchOptions {
+  readonly batchSize: number;
+  /** Visiting order (e.g. `epochOrder(n, rng)`); default 0..N-1. */
+  readonly order?: Int32Array;
+  /** Skip a final batch smaller than `batchSize` (default false). */
+  readonly dropLast?: boolean;
+  /** First batch to yield: resuming mid-epoch continues the same order at the same place. */
+  readonly startBatch?: number;
+  readonly normalization?: Normalization;
+}
+
+/** Number of batches one pass over `size` items yields. */
+export function batchCount(size: number, batchSize: number, dropLast = false): number {
+  return dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
+}
+
+/**
+ * Yields batches converted from uint8 to normalised float32 one batch at a time, so a 60k-image
+ * set never exists as one float tensor. The yielded arrays are fresh per batch (safe to hand to
+ * `tf.tensor4d`, which may keep them, or to post to a worker).
+ * @example
+ * for (const b of iterateBatches(train, { batchSize: 128, order: epochOrder(n, rng) }))
+ *   tf.tidy(() => step(tf.tensor4d(b.images, [b.size, 28, 28, 1]), b.labels));
+ */
+export function* iterateBatches(dataset: Dataset, options: BatchOptions): Generator<Batch> {
+  const { batchSize, dropLast = false, startBatch = 0, normalization = UNIT_NORMALIZATION } = options;
+  const count = dataset.labels.length;
+  const order = options.order ?? Int32Array.from({ length: count }, (_, i) => i);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new AnchorageError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`, {
+      argument: 'batchSize',
+      value: batchSize,
+    });
+  }
+  if (order.length !== count) {
+    throw new AnchorageError('DIMENSION_MISMATCH', `order has ${order.length} entries for ${count} images`, {
+      argument: 'order',
+      value: order.length,
+    });
+  }
+  const channels = dataset.channels;
+  const { mean, std } = normalization;
+  if (
+    !(mean.length === 1 || mean.length === channels) ||
+    mean.length !== std.length ||
+    std.some((s) => !(s > 0))
+  ) {
+    throw new AnchorageError(
+      'INVALID_ARGUMENT',
+      `normalization needs 1 or ${channels} means and positive stds of the same count`,
+      { argument: 'normalization', value: normalization },
+    );
+  }
+  // x = pixel * scale[c] + shift[c], folded once so the inner loop is one multiply-add
+  const scale = Float32Array.from({ length: channels }, (_, c) => 1 / (255 * std[c % std.length]!));
+  const shift = Float32Array.from(
+    { length: channels },
+    (_, c) => -mean[c % mean.length]! / std[c % std.length]!,
+  );
+  const size = imageSize(dataset);
+  const total = batchCount(count, batchSize, dropLast);
+  for (let b = startBatch; b < total; b++) {
+    const start = b * batchSize;
+    const n = Math.min(batchSize, count - start);
+    const images = new Float32Array(n * size);
+    const labels = new Int32Array(n);
+    const indices = order.slice(start, start + n);
+    for (let i = 0; i < n; i++) {
+      const index = indices[i]!;
+      labels[i] = dataset.labels[index]!;
+      const src = index * size;
+      const dst = i * size;
+      if (channels === 1) {
+        const s = scale[0]!;
+        const t = shift[0]!;
+        for (let p = 0; p < size; p++) images[dst + p] = dataset.images[src + p]! * s + t;
+      } else {
+        for (let p = 0; p < size; p++) {
+          const c = p % channels;
+          images[dst + p] = dataset.images[src + p]! * scale[c]! + shift[c]!;
+        }
+      }
+    }
+    yield { images, labels, indices, size: n };
+  }
+}

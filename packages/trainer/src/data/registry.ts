@@ -1,0 +1,58 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import type { Dataset, DatasetLoader, LoadDatasetOptions } from './dataset';
+import { fashionMnistLoader, mnistLoader } from './mnist';
+
+// Built-ins are listed here rather than self-registering so that tree-shaking cannot drop them.
+const loaders = new Map<string, DatasetLoader>([
+  [mnistLoader.name, mnistLoader],
+  [fashionMnistLoader.name, fashionMnistLoader],
+]);
+
+/** Adds (or replaces) a dataset format under `loader.name`. */
+export function registerDataset(loader: DatasetLoader): void {
+  loaders.set(loader.name, loader);
+}
+
+/** Names of the registered dataset formats, sorted. */
+export function listDatasets(): string[] {
+  return [...loaders.keys()].sort();
+}
+
+/** The loader registered under `name`, or a `NOT_FOUND` AnchorageError listing the known ones. */
+export function getDatasetLoader(name: string): DatasetLoader {
+  const loader = loaders.get(name);
+  if (loader === undefined) {
+    throw new AnchorageError('NOT_FOUND', `unknown dataset "${name}"; known: ${listDatasets().join(', ')}`, {
+      argument: 'name',
+      value: name,
+    });
+  }
+  return loader;
+}
+
+/**
+ * Loads one split of a registered dataset.
+ * @example
+ * const train = await loadDataset({ name: 'fashion-mnist', split: 'train' });
+ */
+export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset> {
+  const loader = getDatasetLoader(options.name);
+  if (options.split !== 'train' && options.split !== 'test') {
+    throw new AnchorageError('INVALID_ARGUMENT', `split must be "train" or "test", got "${options.split}"`, {
+      argument: 'split',
+      value: options.split,
+    });
+  }
+  const dir = options.dir ?? loader.defaultDir?.();
+  if (dir === undefined) {
+    throw new AnchorageError(
+      'INVALID_ARGUMENT',
+      `dataset "${options.name}" has no default folder: pass dir`,
+      {
+        argument: 'dir',
+        value: dir,
+      },
+    );
+  }
+  return loader.load({ dir, split: options.split });
+}
