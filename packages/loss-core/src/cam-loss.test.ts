@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { anchorStats } from './anchors';
 import { CamLoss, camLoss } from './cam-loss';
 import { AnchorageError } from './errors';
-import { type CamLossOptions, type CamLossOptionsInput, DEFAULT_CAM_OPTIONS, resolveCamOptions } from './options';
+import {
+  type CamLossOptions,
+  type CamLossOptionsInput,
+  DEFAULT_CAM_OPTIONS,
+  resolveCamOptions,
+} from './options';
 import { SeededRandom } from './random';
 import { referenceLoss } from './testing/reference';
 
@@ -23,7 +28,11 @@ function randomCase(seed: number, batch: number, classes: number, dim: number, s
 }
 
 /** Central finite differences of the reference loss in float64. */
-function finiteDifferences(c: Case, o: CamLossOptions, eps = 1e-6): { embeddings: Float64Array; anchors: Float64Array } {
+function finiteDifferences(
+  c: Case,
+  o: CamLossOptions,
+  eps = 1e-6,
+): { embeddings: Float64Array; anchors: Float64Array } {
   const f = () => referenceLoss(c.embeddings, c.labels, c.anchors, c.dim, o).loss;
   const diff = (a: Float64Array) =>
     a.map((_, i) => {
@@ -118,7 +127,12 @@ describe('camLoss gradients against float64 central finite differences', () => {
   });
 
   it('C = 1: no pairs, the mean repeller is 0 rather than 0/0', () => {
-    const c: Case = { dim: 2, embeddings: Float64Array.from([1, 2]), labels: Int32Array.from([0]), anchors: Float64Array.from([0.1, 0.1]) };
+    const c: Case = {
+      dim: 2,
+      embeddings: Float64Array.from([1, 2]),
+      labels: Int32Array.from([0]),
+      anchors: Float64Array.from([0.1, 0.1]),
+    };
     const r = camLoss(c, { reduction: { repeller: 'mean' } });
     expect(r.terms.repeller).toBe(0);
     checkAgainstReference(c, { reduction: { repeller: 'mean' } });
@@ -199,7 +213,11 @@ describe('CamLoss (allocation-free path)', () => {
   it('rejects anchors of the wrong class count', () => {
     const cam = new CamLoss({ dim: 2, classes: 3 });
     expect(() =>
-      cam.compute({ embeddings: new Float32Array(2), labels: new Int32Array(1), anchors: new Float32Array(4) }),
+      cam.compute({
+        embeddings: new Float32Array(2),
+        labels: new Int32Array(1),
+        anchors: new Float32Array(4),
+      }),
     ).toThrow(AnchorageError);
   });
 });
@@ -212,22 +230,70 @@ describe('bad input: typed errors naming the argument', () => {
     anchors: new Float32Array([0, 1, 1, 0]),
   });
   const cases: [string, (i: ReturnType<typeof ok>) => unknown, CamLossOptionsInput, string, string][] = [
-    ['dim not dividing embeddings', (i) => Object.assign(i, { embeddings: new Float32Array(5) }), {}, 'DIMENSION_MISMATCH', 'embeddings'],
-    ['dim not dividing anchors', (i) => Object.assign(i, { anchors: new Float32Array(3) }), {}, 'DIMENSION_MISMATCH', 'anchors'],
+    [
+      'dim not dividing embeddings',
+      (i) => Object.assign(i, { embeddings: new Float32Array(5) }),
+      {},
+      'DIMENSION_MISMATCH',
+      'embeddings',
+    ],
+    [
+      'dim not dividing anchors',
+      (i) => Object.assign(i, { anchors: new Float32Array(3) }),
+      {},
+      'DIMENSION_MISMATCH',
+      'anchors',
+    ],
     ['zero dim', (i) => Object.assign(i, { dim: 0 }), {}, 'INVALID_ARGUMENT', 'dim'],
     ['fractional dim', (i) => Object.assign(i, { dim: 1.5 }), {}, 'INVALID_ARGUMENT', 'dim'],
-    ['labels of the wrong length', (i) => Object.assign(i, { labels: new Int32Array(3) }), {}, 'DIMENSION_MISMATCH', 'labels'],
-    ['a label ≥ C', (i) => Object.assign(i, { labels: new Int32Array([0, 2]) }), {}, 'LABEL_OUT_OF_RANGE', 'labels'],
-    ['a negative label', (i) => Object.assign(i, { labels: new Int32Array([-1, 0]) }), {}, 'LABEL_OUT_OF_RANGE', 'labels'],
-    ['labels as a plain array', (i) => Object.assign(i, { labels: [0, 1] }), {}, 'INVALID_ARGUMENT', 'labels'],
+    [
+      'labels of the wrong length',
+      (i) => Object.assign(i, { labels: new Int32Array(3) }),
+      {},
+      'DIMENSION_MISMATCH',
+      'labels',
+    ],
+    [
+      'a label ≥ C',
+      (i) => Object.assign(i, { labels: new Int32Array([0, 2]) }),
+      {},
+      'LABEL_OUT_OF_RANGE',
+      'labels',
+    ],
+    [
+      'a negative label',
+      (i) => Object.assign(i, { labels: new Int32Array([-1, 0]) }),
+      {},
+      'LABEL_OUT_OF_RANGE',
+      'labels',
+    ],
+    [
+      'labels as a plain array',
+      (i) => Object.assign(i, { labels: [0, 1] }),
+      {},
+      'INVALID_ARGUMENT',
+      'labels',
+    ],
     ['NaN in embeddings', (i) => i.embeddings.fill(Number.NaN, 1, 2), {}, 'NON_FINITE', 'embeddings'],
     ['Inf in anchors', (i) => i.anchors.fill(Number.POSITIVE_INFINITY, 3, 4), {}, 'NON_FINITE', 'anchors'],
-    ['empty embeddings', (i) => Object.assign(i, { embeddings: new Float32Array(0), labels: new Int32Array(0) }), {}, 'INVALID_ARGUMENT', 'embeddings'],
+    [
+      'empty embeddings',
+      (i) => Object.assign(i, { embeddings: new Float32Array(0), labels: new Int32Array(0) }),
+      {},
+      'INVALID_ARGUMENT',
+      'embeddings',
+    ],
     ['zero margin', () => undefined, { margin: 0 }, 'INVALID_ARGUMENT', 'margin'],
     ['negative margin', () => undefined, { margin: -1 }, 'INVALID_ARGUMENT', 'margin'],
     ['NaN minNorm', () => undefined, { minNorm: Number.NaN }, 'INVALID_ARGUMENT', 'minNorm'],
     ['negative weight', () => undefined, { repellerWeight: -0.1 }, 'INVALID_ARGUMENT', 'repellerWeight'],
-    ['unknown reduction', () => undefined, { reduction: { attractor: 'max' as 'sum' } }, 'INVALID_ARGUMENT', 'reduction.attractor'],
+    [
+      'unknown reduction',
+      () => undefined,
+      { reduction: { attractor: 'max' as 'sum' } },
+      'INVALID_ARGUMENT',
+      'reduction.attractor',
+    ],
   ];
   it.each(cases)('%s', (_name, mutate, options, code, argument) => {
     const input = ok();
@@ -249,13 +315,33 @@ describe('bad input: typed errors naming the argument', () => {
 
 describe('properties', () => {
   const arbCase = fc
-    .record({ batch: fc.integer({ min: 1, max: 6 }), classes: fc.integer({ min: 1, max: 6 }), dim: fc.integer({ min: 1, max: 5 }) })
+    .record({
+      batch: fc.integer({ min: 1, max: 6 }),
+      classes: fc.integer({ min: 1, max: 6 }),
+      dim: fc.integer({ min: 1, max: 5 }),
+    })
     .chain(({ batch, classes, dim }) =>
       fc.record({
         dim: fc.constant(dim),
-        embeddings: fc.float32Array({ minLength: batch * dim, maxLength: batch * dim, noNaN: true, noDefaultInfinity: true, min: -100, max: 100 }),
-        anchors: fc.float32Array({ minLength: classes * dim, maxLength: classes * dim, noNaN: true, noDefaultInfinity: true, min: -100, max: 100 }),
-        labels: fc.array(fc.integer({ min: 0, max: classes - 1 }), { minLength: batch, maxLength: batch }).map((l) => Int32Array.from(l)),
+        embeddings: fc.float32Array({
+          minLength: batch * dim,
+          maxLength: batch * dim,
+          noNaN: true,
+          noDefaultInfinity: true,
+          min: -100,
+          max: 100,
+        }),
+        anchors: fc.float32Array({
+          minLength: classes * dim,
+          maxLength: classes * dim,
+          noNaN: true,
+          noDefaultInfinity: true,
+          min: -100,
+          max: 100,
+        }),
+        labels: fc
+          .array(fc.integer({ min: 0, max: classes - 1 }), { minLength: batch, maxLength: batch })
+          .map((l) => Int32Array.from(l)),
         margin: fc.double({ min: 0.01, max: 10, noNaN: true }),
         minNorm: fc.double({ min: 0, max: 10, noNaN: true }),
       }),
@@ -306,7 +392,10 @@ describe('properties', () => {
             if (r.terms.repeller === 0 && r.terms.minNorm === 0) break;
             anchors = anchors.map((a, i) => a - 0.05 * r.grad.anchors[i]!);
           }
-          const final = camLoss({ embeddings: anchors.slice(), labels, anchors, dim }, { margin: 1, minNorm: 1 });
+          const final = camLoss(
+            { embeddings: anchors.slice(), labels, anchors, dim },
+            { margin: 1, minNorm: 1 },
+          );
           expect(final.terms.repeller).toBe(0);
           expect(final.terms.minNorm).toBe(0);
         },
@@ -316,7 +405,10 @@ describe('properties', () => {
   });
 
   it('defaults are the documented ones', () => {
-    expect(resolveCamOptions()).toEqual({ ...DEFAULT_CAM_OPTIONS, reduction: { ...DEFAULT_CAM_OPTIONS.reduction } });
+    expect(resolveCamOptions()).toEqual({
+      ...DEFAULT_CAM_OPTIONS,
+      reduction: { ...DEFAULT_CAM_OPTIONS.reduction },
+    });
     expect(DEFAULT_CAM_OPTIONS.reduction).toEqual({ attractor: 'mean', repeller: 'sum', minNorm: 'sum' });
   });
 });
