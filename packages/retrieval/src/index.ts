@@ -1,1 +1,23 @@
-export {};
+export { AnchorIndex, type AnchorIndexOptions } from './anchor/index.js';
+export { squaredL2 } from './distance.js';
+export {
+  crc32,
+  decodeIndexFile,
+  encodeIndexFile,
+  INDEX_FILE_MAGIC,
+  INDEX_FILE_VERSION,
+  type IndexFileContents,
+  readIndexFile,
+  writeIndexFile,
+} from './file/index.js';
+export { FlatIndex, type FlatIndexOptions } from './flat/index.js';
+export type {
+  AddBatch,
+  AsyncVectorIndex,
+  ItemId,
+  SearchHit,
+  SearchOptions,
+  SearchResult,
+  StoredItem,
+  VectorIndex,
+} from './types.js';

@@ -24,6 +24,12 @@ export interface SearchOptions {
   k?: number;
   /** Number of nearest anchors whose buckets are ranked exactly, 1..C (default 1). Ignored by FlatIndex. */
   probe?: number;
+  /**
+   * Two-stage indexes only: after the probed buckets' items (ranked by distance), append the other
+   * buckets' items, bucket by bucket in order of anchor distance, each bucket ranked by distance.
+   * `k` still bounds the answer; `k ≥ size` gives the full ranking used by full-database mAP.
+   */
+  fullRanking?: boolean;
 }
 
 /** One search result. `distance` is the squared Euclidean distance to the query. */

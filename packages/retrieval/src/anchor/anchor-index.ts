@@ -1,0 +1,223 @@
+import { AnchorageError, nearestAnchors, nearestAnchorsInto } from '@anchorage/loss-core';
+import { readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
+import { ItemStore } from '../item-store.js';
+import { TopK } from '../top-k.js';
+import type {
+  AddBatch,
+  ItemId,
+  SearchHit,
+  SearchOptions,
+  SearchResult,
+  StoredItem,
+  VectorIndex,
+} from '../types.js';
+import { checkBatch, checkId, checkSearchOptions, checkVectors, type ResolvedSearch } from '../validate.js';
+
+/** Options of `new AnchorIndex`. */
+export interface AnchorIndexOptions {
+  /** The class anchors, C×dim row-major (copied). */
+  anchors: Float32Array;
+  /** Embedding size d. */
+  dim: number;
+}
+
+/**
+ * The two-stage anchor index. Each item lives in the bucket of its label, or of its nearest anchor
+ * when it has none. A search ranks the anchors (stage 1), then compares the query exactly with the
+ * items of the `probe` nearest anchors' buckets only (stage 2). With `probe = C` the answer equals
+ * `FlatIndex`'s bit for bit, ties included (both rank ties by insertion order).
+ * @example
+ * const index = new AnchorIndex({ dim: 2, anchors: new Float32Array([0, 0, 10, 10]) });
+ * index.add({ ids: [1, 2], vectors: new Float32Array([0, 1, 9, 9]) });
+ * index.search(new Float32Array([8, 8]), { k: 1, probe: 1 }).hits[0]; // { id: 2, bucket: 1, … }
+ */
+export class AnchorIndex implements VectorIndex {
+  readonly dim: number;
+  /** Number of anchors C. */
+  readonly classes: number;
+  private readonly anchorRows: Float32Array;
+  private readonly store: ItemStore;
+  private readonly heap = new TopK(10);
+  /** Stage-1 scratch of one query: anchors nearest first and their (float32) squared distances. */
+  private readonly order: Int32Array;
+  private readonly orderDistances: Float32Array;
+  private readonly scratch: Float64Array;
+
+  constructor(options: AnchorIndexOptions) {
+    const dim = options?.dim;
+    if (!Number.isInteger(dim) || dim < 1) {
+      throw new AnchorageError('INVALID_ARGUMENT', `dim must be an integer ≥ 1, got ${dim}`, {
+        argument: 'dim',
+        value: dim,
+      });
+    }
+    const classes = checkVectors(options.anchors, dim, 'anchors');
+    if (classes < 1) {
+      throw new AnchorageError('INVALID_ARGUMENT', 'anchors must hold at least one anchor', {
+        argument: 'anchors',
+        value: 0,
+      });
+    }
+    this.dim = dim;
+    this.classes = classes;
+    this.anchorRows = options.anchors.slice();
+    this.store = new ItemStore(dim, classes);
+    this.order = new Int32Array(classes);
+    this.orderDistances = new Float32Array(classes);
+    this.scratch = new Float64Array(classes);
+  }
+
+  /** Loads an index file written by `AnchorIndex#save`; a file without anchors is refused. */
+  static async load(path: string): Promise<AnchorIndex> {
+    const file = await readIndexFile(path);
+    if (file.anchors === undefined) {
+      throw new AnchorageError(
+        'UNSUPPORTED',
+        `${path} is a FlatIndex file (no anchors); load it with FlatIndex.load`,
+        {
+          argument: 'path',
+          value: path,
+        },
+      );
+    }
+    const index = new AnchorIndex({ dim: file.dim, anchors: file.anchors });
+    for (let i = 0; i < file.ids.length; i++) {
+      index.store.restore(file.ids[i]!, file.vectors, i * file.dim, file.labels[i]!, file.buckets[i]!, i);
+    }
+    return index;
+  }
+
+  /** A copy of the anchors, C×dim. */
+  get anchors(): Float32Array {
+    return this.anchorRows.slice();
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Items per bucket (C entries). */
+  get bucketSizes(): Int32Array {
+    return Int32Array.from(this.store.blocks, (block) => block.count);
+  }
+
+  /** Approximate bytes held: vector blocks (with spare capacity), labels, orders, ids and the id map. */
+  get memoryBytes(): number {
+    return this.store.bytes + this.anchorRows.byteLength;
+  }
+
+  add(batch: AddBatch): void {
+    const labels = checkBatch(batch, this.dim, this.classes);
+    const buckets = labels ?? nearestAnchors(batch.vectors, this.anchorRows, this.dim, 1).indices;
+    this.store.add(batch.ids, batch.vectors, labels, buckets);
+  }
+
+  remove(id: ItemId): void {
+    checkId(id);
+    this.store.remove(id);
+  }
+
+  get(id: ItemId): StoredItem | undefined {
+    const at = this.store.locate(id);
+    return at === undefined ? undefined : this.store.item(at.bucket, at.slot, at.bucket);
+  }
+
+  has(id: ItemId): boolean {
+    return this.store.has(id);
+  }
+
+  search(query: Float32Array, options?: SearchOptions): SearchResult {
+    if (checkVectors(query, this.dim, 'query') !== 1) {
+      throw new AnchorageError(
+        'DIMENSION_MISMATCH',
+        `query has ${query.length} numbers, expected dim ${this.dim}`,
+        {
+          argument: 'query',
+          value: query.length,
+        },
+      );
+    }
+    return this.searchOne(query, 0, checkSearchOptions(options, this.classes));
+  }
+
+  searchBatch(queries: Float32Array, options?: SearchOptions): SearchResult[] {
+    const n = checkVectors(queries, this.dim, 'queries');
+    const resolved = checkSearchOptions(options, this.classes);
+    if (resolved.fullRanking) {
+      return Array.from({ length: n }, (_, q) => this.searchOne(queries, q * this.dim, resolved));
+    }
+    const { k, probe } = resolved;
+    const stage1 = nearestAnchors(queries, this.anchorRows, this.dim, probe);
+    const probes: Int32Array[] = new Array(n);
+    const probed: SearchResult['probed'][] = new Array(n);
+    for (let q = 0; q < n; q++) {
+      probes[q] = stage1.indices.subarray(q * probe, (q + 1) * probe);
+      probed[q] = probedList(stage1.indices, stage1.distances, q * probe, probe);
+    }
+    const heaps = Array.from({ length: n }, () => new TopK(k));
+    const scanned = this.store.scan(queries, probes, heaps);
+    return heaps.map((heap, q) => ({
+      hits: this.store.hits(heap.drain(), true),
+      scanned: scanned[q]!,
+      probed: probed[q],
+    }));
+  }
+
+  private searchOne(
+    queries: Float32Array,
+    offset: number,
+    { k, probe, fullRanking }: ResolvedSearch,
+  ): SearchResult {
+    const needed = fullRanking ? this.classes : probe;
+    nearestAnchorsInto(
+      queries.subarray(offset, offset + this.dim),
+      this.anchorRows,
+      this.dim,
+      needed,
+      this.order,
+      this.orderDistances,
+      this.scratch,
+    );
+    const heap = this.heap;
+    heap.reset(k);
+    let scanned = 0;
+    for (let i = 0; i < probe; i++) {
+      const block = this.store.blocks[this.order[i]!]!;
+      block.scan(queries, offset, heap, this.order[i]!);
+      scanned += block.count;
+    }
+    const hits: SearchHit[] = this.store.hits(heap.drain(), true);
+    // Full ranking: the remaining buckets follow, nearest anchor first, each ranked by distance.
+    for (let i = probe; fullRanking && i < this.classes && hits.length < k; i++) {
+      const bucket = this.order[i]!;
+      const block = this.store.blocks[bucket]!;
+      if (block.count === 0) continue;
+      heap.reset(k - hits.length);
+      block.scan(queries, offset, heap, bucket);
+      scanned += block.count;
+      for (const hit of this.store.hits(heap.drain(), true)) hits.push(hit);
+    }
+    return { hits, scanned, probed: probedList(this.order, this.orderDistances, 0, probe) };
+  }
+
+  /** Items in insertion order (copies). */
+  items(): IterableIterator<StoredItem> {
+    return this.store.itemsInOrder(true);
+  }
+
+  /** Writes the index file atomically; see the package README for the format. */
+  async save(path: string): Promise<void> {
+    await writeIndexFile(path, storeContents(this.store, this.dim, this.anchorRows));
+  }
+}
+
+function probedList(
+  indices: Int32Array,
+  distances: Float32Array,
+  offset: number,
+  probe: number,
+): { anchor: number; distance: number }[] {
+  const out: { anchor: number; distance: number }[] = new Array(probe);
+  for (let i = 0; i < probe; i++) out[i] = { anchor: indices[offset + i]!, distance: distances[offset + i]! };
+  return out;
+}

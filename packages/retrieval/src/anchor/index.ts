@@ -1,0 +1,1 @@
+export { AnchorIndex, type AnchorIndexOptions } from './anchor-index.js';

@@ -1,0 +1,116 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import { readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
+import { ItemStore } from '../item-store.js';
+import { TopK } from '../top-k.js';
+import type { AddBatch, ItemId, SearchOptions, SearchResult, StoredItem, VectorIndex } from '../types.js';
+import { checkBatch, checkId, checkSearchOptions, checkVectors } from '../validate.js';
+
+/** Options of `new FlatIndex`. */
+export interface FlatIndexOptions {
+  /** Embedding size d. */
+  dim: number;
+}
+
+/**
+ * Exhaustive exact search: every query is compared with every stored vector (squared L2).
+ * The baseline that AnchorIndex must equal at `probe = C`. Ties are ranked by insertion order.
+ * @example
+ * const index = new FlatIndex({ dim: 2 });
+ * index.add({ ids: ['a', 'b'], vectors: new Float32Array([0, 0, 1, 1]) });
+ * index.search(new Float32Array([0.9, 1]), { k: 1 }).hits[0].id; // 'b'
+ */
+export class FlatIndex implements VectorIndex {
+  readonly dim: number;
+  private readonly store: ItemStore;
+  private readonly heap = new TopK(10);
+
+  constructor(options: FlatIndexOptions) {
+    const dim = options?.dim;
+    if (!Number.isInteger(dim) || dim < 1) {
+      throw new AnchorageError('INVALID_ARGUMENT', `dim must be an integer ≥ 1, got ${dim}`, {
+        argument: 'dim',
+        value: dim,
+      });
+    }
+    this.dim = dim;
+    this.store = new ItemStore(dim, 1);
+  }
+
+  /** Loads an index file written by `FlatIndex#save` or `AnchorIndex#save` (buckets are dropped). */
+  static async load(path: string): Promise<FlatIndex> {
+    const file = await readIndexFile(path);
+    const index = new FlatIndex({ dim: file.dim });
+    for (let i = 0; i < file.ids.length; i++) {
+      index.store.restore(file.ids[i]!, file.vectors, i * file.dim, file.labels[i]!, 0, i);
+    }
+    return index;
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Approximate bytes held: vector blocks (with spare capacity), labels, orders, ids and the id map. */
+  get memoryBytes(): number {
+    return this.store.bytes;
+  }
+
+  add(batch: AddBatch): void {
+    const labels = checkBatch(batch, this.dim);
+    this.store.add(batch.ids, batch.vectors, labels, new Int32Array(batch.ids.length));
+  }
+
+  remove(id: ItemId): void {
+    checkId(id);
+    this.store.remove(id);
+  }
+
+  get(id: ItemId): StoredItem | undefined {
+    const at = this.store.locate(id);
+    return at === undefined ? undefined : this.store.item(at.bucket, at.slot, -1);
+  }
+
+  has(id: ItemId): boolean {
+    return this.store.has(id);
+  }
+
+  search(query: Float32Array, options?: SearchOptions): SearchResult {
+    if (checkVectors(query, this.dim, 'query') !== 1) {
+      throw new AnchorageError(
+        'DIMENSION_MISMATCH',
+        `query has ${query.length} numbers, expected dim ${this.dim}`,
+        {
+          argument: 'query',
+          value: query.length,
+        },
+      );
+    }
+    const { k } = checkSearchOptions(options);
+    this.heap.reset(k);
+    this.store.blocks[0]!.scan(query, 0, this.heap, 0);
+    return { hits: this.store.hits(this.heap.drain(), false), scanned: this.store.size };
+  }
+
+  searchBatch(queries: Float32Array, options?: SearchOptions): SearchResult[] {
+    const n = checkVectors(queries, this.dim, 'queries');
+    const { k } = checkSearchOptions(options);
+    const heaps = Array.from({ length: n }, () => new TopK(k));
+    const everything = new Int32Array([0]);
+    this.store.scan(
+      queries,
+      heaps.map(() => everything),
+      heaps,
+    );
+    return heaps.map((heap) => ({ hits: this.store.hits(heap.drain(), false), scanned: this.store.size }));
+  }
+
+  /** Items in insertion order (copies). */
+  items(): IterableIterator<StoredItem> {
+    return this.store.itemsInOrder(false);
+  }
+
+  /** Writes the index file atomically; see the package README for the format. */
+  async save(path: string): Promise<void> {
+    await writeIndexFile(path, storeContents(this.store, this.dim, undefined));
+  }
+}

@@ -1,0 +1,1 @@
+export { FlatIndex, type FlatIndexOptions } from './flat-index.js';

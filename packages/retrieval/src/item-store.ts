@@ -1,0 +1,175 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import type { TopK } from './top-k.js';
+import type { ItemId, SearchHit, StoredItem } from './types.js';
+import { NO_LABEL, VectorBlock } from './vector-block.js';
+
+/** Rows per stage-2 tile: 1,024 rows of d = 128 are 512 KiB, which stays in L2 while a batch of queries passes over them. */
+const TILE_ROWS = 1024;
+
+/**
+ * The storage engine shared by FlatIndex (one bucket) and AnchorIndex (one bucket per anchor):
+ * contiguous blocks per bucket and an id → location map encoded as `slot * buckets + bucket`, so
+ * no object is allocated per item. Callers validate input; this class trusts it.
+ */
+export class ItemStore {
+  readonly blocks: VectorBlock[];
+  private readonly locations = new Map<ItemId, number>();
+  /** Next insertion order; orders break distance ties, so rankings never depend on memory layout. */
+  private nextOrder = 0;
+
+  constructor(
+    readonly dim: number,
+    readonly bucketCount: number,
+  ) {
+    this.blocks = Array.from({ length: bucketCount }, () => new VectorBlock(dim));
+  }
+
+  get size(): number {
+    return this.locations.size;
+  }
+
+  has(id: ItemId): boolean {
+    return this.locations.has(id);
+  }
+
+  /** Stores rows `vectors[i]` under `ids[i]` in `buckets[i]`, replacing ids already present. */
+  add(
+    ids: readonly ItemId[],
+    vectors: Float32Array,
+    labels: Int32Array | undefined,
+    buckets: Int32Array,
+  ): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.locations.has(id)) this.delete(id);
+      const bucket = buckets[i]!;
+      const label = labels === undefined ? NO_LABEL : labels[i]!;
+      const slot = this.blocks[bucket]!.push(id, vectors, i * this.dim, label, this.nextOrder++);
+      this.locations.set(id, slot * this.bucketCount + bucket);
+    }
+  }
+
+  /** Restores one item with a given order (used by file loading, which preserves tie order). */
+  restore(
+    id: ItemId,
+    vectors: Float32Array,
+    offset: number,
+    label: number,
+    bucket: number,
+    order: number,
+  ): void {
+    const slot = this.blocks[bucket]!.push(id, vectors, offset, label, order);
+    this.locations.set(id, slot * this.bucketCount + bucket);
+    if (order >= this.nextOrder) this.nextOrder = order + 1;
+  }
+
+  remove(id: ItemId): void {
+    if (!this.locations.has(id)) {
+      throw new AnchorageError('NOT_FOUND', `no item with id ${JSON.stringify(id)}`, {
+        argument: 'id',
+        value: id,
+      });
+    }
+    this.delete(id);
+  }
+
+  private delete(id: ItemId): void {
+    const location = this.locations.get(id)!;
+    const bucket = location % this.bucketCount;
+    const slot = (location - bucket) / this.bucketCount;
+    this.locations.delete(id);
+    const moved = this.blocks[bucket]!.removeAt(slot);
+    if (moved !== undefined) this.locations.set(moved, location);
+  }
+
+  /** Bucket and slot of an id, or undefined. */
+  locate(id: ItemId): { bucket: number; slot: number } | undefined {
+    const location = this.locations.get(id);
+    if (location === undefined) return undefined;
+    const bucket = location % this.bucketCount;
+    return { bucket, slot: (location - bucket) / this.bucketCount };
+  }
+
+  item(bucket: number, slot: number, reportedBucket: number): StoredItem {
+    const block = this.blocks[bucket]!;
+    const label = block.labels[slot]!;
+    return {
+      id: block.ids[slot]!,
+      vector: block.vectorAt(slot),
+      label: label === NO_LABEL ? undefined : label,
+      bucket: reportedBucket,
+    };
+  }
+
+  /** Items in insertion order (the order files are written in, which keeps ties stable on load). */
+  *itemsInOrder(reportBuckets: boolean): IterableIterator<StoredItem> {
+    for (const [bucket, slot] of this.sortedLocations()) {
+      yield this.item(bucket, slot, reportBuckets ? bucket : -1);
+    }
+  }
+
+  /** [bucket, slot] of every item, sorted by insertion order. */
+  sortedLocations(): [number, number][] {
+    const all: [number, number, number][] = [];
+    this.blocks.forEach((block, bucket) => {
+      for (let slot = 0; slot < block.count; slot++) all.push([block.orders[slot]!, bucket, slot]);
+    });
+    all.sort((a, b) => a[0] - b[0]);
+    return all.map(([, bucket, slot]) => [bucket, slot]);
+  }
+
+  /**
+   * Stage 2 for a batch: `probes[q]` lists the buckets query q ranks; results go to `heaps[q]`.
+   * Works bucket by bucket and tile by tile so each tile of rows is reused by every query that
+   * probes it while it is still in cache. Returns the number of rows compared per query.
+   */
+  scan(queries: Float32Array, probes: Int32Array[], heaps: TopK[]): Int32Array {
+    const scanned = new Int32Array(probes.length);
+    const byBucket: number[][] = this.blocks.map(() => []);
+    probes.forEach((list, q) => {
+      for (const bucket of list) {
+        byBucket[bucket]!.push(q);
+        scanned[q] += this.blocks[bucket]!.count;
+      }
+    });
+    const { dim } = this;
+    byBucket.forEach((queryList, bucket) => {
+      if (queryList.length === 0) return;
+      const block = this.blocks[bucket]!;
+      if (queryList.length === 1) {
+        block.scan(queries, queryList[0]! * dim, heaps[queryList[0]!]!, bucket);
+        return;
+      }
+      for (let start = 0; start < block.count; start += TILE_ROWS) {
+        const end = Math.min(block.count, start + TILE_ROWS);
+        for (const q of queryList) block.scanRange(queries, q * dim, heaps[q]!, bucket, start, end);
+      }
+    });
+    return scanned;
+  }
+
+  /** Turns drained heap contents into hits. */
+  hits(drained: ReturnType<TopK['drain']>, reportBuckets: boolean): SearchHit[] {
+    const out: SearchHit[] = new Array(drained.distances.length);
+    for (let i = 0; i < out.length; i++) {
+      const bucket = drained.buckets[i]!;
+      const block = this.blocks[bucket]!;
+      const slot = drained.slots[i]!;
+      const label = block.labels[slot]!;
+      out[i] = {
+        id: block.ids[slot]!,
+        distance: drained.distances[i]!,
+        label: label === NO_LABEL ? undefined : label,
+        bucket: reportBuckets ? bucket : -1,
+      };
+    }
+    return out;
+  }
+
+  /** Bytes held by the blocks' typed arrays and id references, plus an estimate of 40 per map entry. */
+  get bytes(): number {
+    let total = 40 * this.locations.size;
+    for (const block of this.blocks) total += block.bytes;
+    return total;
+  }
+}

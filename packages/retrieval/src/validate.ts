@@ -1,0 +1,120 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import type { AddBatch, ItemId, SearchOptions } from './types.js';
+
+/** Throws unless `vectors` is a Float32Array of whole rows of `dim` finite numbers; returns the row count. */
+export function checkVectors(vectors: unknown, dim: number, argument: string): number {
+  if (!(vectors instanceof Float32Array)) {
+    throw new AnchorageError('INVALID_ARGUMENT', `${argument} must be a Float32Array`, {
+      argument,
+      value: typeof vectors,
+    });
+  }
+  if (vectors.length % dim !== 0) {
+    throw new AnchorageError(
+      'DIMENSION_MISMATCH',
+      `${argument} has ${vectors.length} numbers, not a multiple of dim ${dim}`,
+      { argument, value: vectors.length },
+    );
+  }
+  for (let i = 0; i < vectors.length; i++) {
+    if (!Number.isFinite(vectors[i]!)) {
+      throw new AnchorageError(
+        'NON_FINITE',
+        `${argument}[${i}] (row ${Math.floor(i / dim)}) is ${vectors[i]}; vectors must be finite`,
+        { argument, value: vectors[i] },
+      );
+    }
+  }
+  return vectors.length / dim;
+}
+
+/** Throws unless `id` is a string or a safe integer. */
+export function checkId(id: unknown, argument = 'id'): asserts id is ItemId {
+  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) return;
+  throw new AnchorageError(
+    'INVALID_ARGUMENT',
+    `${argument} must be a string or a safe integer, got ${String(id)}`,
+    {
+      argument,
+      value: id,
+    },
+  );
+}
+
+/**
+ * Validates a whole batch before anything is stored, so a refused batch changes nothing.
+ * `classes` bounds labels to 0..classes-1 when given. Returns the labels as an Int32Array or undefined.
+ */
+export function checkBatch(batch: AddBatch, dim: number, classes?: number): Int32Array | undefined {
+  if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.ids)) {
+    throw new AnchorageError('INVALID_ARGUMENT', 'add expects { ids, vectors, labels? } with ids an array', {
+      argument: 'batch',
+      value: batch,
+    });
+  }
+  const n = checkVectors(batch.vectors, dim, 'vectors');
+  if (batch.ids.length !== n) {
+    throw new AnchorageError('DIMENSION_MISMATCH', `${batch.ids.length} ids for ${n} vectors of dim ${dim}`, {
+      argument: 'ids',
+      value: batch.ids.length,
+    });
+  }
+  const seen = new Set<ItemId>();
+  for (const id of batch.ids) {
+    checkId(id, 'ids');
+    if (seen.has(id)) {
+      throw new AnchorageError('INVALID_ARGUMENT', `id ${JSON.stringify(id)} appears twice in one batch`, {
+        argument: 'ids',
+        value: id,
+      });
+    }
+    seen.add(id);
+  }
+  if (batch.labels === undefined) return undefined;
+  if (batch.labels.length !== n) {
+    throw new AnchorageError('DIMENSION_MISMATCH', `${batch.labels.length} labels for ${n} vectors`, {
+      argument: 'labels',
+      value: batch.labels.length,
+    });
+  }
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = batch.labels[i]!;
+    const max = classes === undefined ? 0x7fffffff : classes;
+    if (!Number.isInteger(label) || label < 0 || label >= max) {
+      throw new AnchorageError(
+        'LABEL_OUT_OF_RANGE',
+        `labels[${i}] is ${label}; labels must be integers in 0..${classes === undefined ? '2^31-2' : classes - 1}`,
+        { argument: 'labels', value: label },
+      );
+    }
+    labels[i] = label;
+  }
+  return labels;
+}
+
+/** Resolved search options. */
+export interface ResolvedSearch {
+  k: number;
+  probe: number;
+  fullRanking: boolean;
+}
+
+/** Checks `k` (integer ≥ 1) and, when `classes` is given, `probe` (integer in 1..classes). */
+export function checkSearchOptions(options: SearchOptions | undefined, classes?: number): ResolvedSearch {
+  const k = options?.k ?? 10;
+  if (!Number.isInteger(k) || k < 1) {
+    throw new AnchorageError('INVALID_ARGUMENT', `k must be an integer ≥ 1, got ${k}`, {
+      argument: 'k',
+      value: k,
+    });
+  }
+  const probe = options?.probe ?? 1;
+  if (classes !== undefined && (!Number.isInteger(probe) || probe < 1 || probe > classes)) {
+    throw new AnchorageError('INVALID_ARGUMENT', `probe must be an integer in 1..${classes}, got ${probe}`, {
+      argument: 'probe',
+      value: probe,
+    });
+  }
+  return { k, probe, fullRanking: options?.fullRanking === true };
+}

@@ -1,0 +1,104 @@
+import { squaredL2 } from './distance.js';
+import type { TopK } from './top-k.js';
+import type { ItemId } from './types.js';
+
+/** Label value stored for an item added without one. */
+export const NO_LABEL = -1;
+
+/**
+ * A growable contiguous store of items: vectors in one `Float32Array` (row-major, capacity×dim,
+ * doubled when full), with ids, labels and insertion orders in parallel arrays. Removal moves the
+ * last item into the freed slot, so the store stays dense and a scan touches only live rows.
+ */
+export class VectorBlock {
+  vectors: Float32Array;
+  labels: Int32Array;
+  /** Insertion order of each slot (a global counter of the owning index): the tie-break of rankings. */
+  orders: Float64Array;
+  ids: ItemId[] = [];
+  count = 0;
+
+  constructor(
+    readonly dim: number,
+    initialCapacity = 16,
+  ) {
+    this.vectors = new Float32Array(initialCapacity * dim);
+    this.labels = new Int32Array(initialCapacity);
+    this.orders = new Float64Array(initialCapacity);
+  }
+
+  get capacity(): number {
+    return this.labels.length;
+  }
+
+  /** Appends a row copied from `source[offset..offset+dim)`; returns its slot. */
+  push(id: ItemId, source: Float32Array, offset: number, label: number, order: number): number {
+    if (this.count === this.capacity) this.grow(Math.max(16, this.capacity * 2));
+    const slot = this.count++;
+    this.vectors.set(source.subarray(offset, offset + this.dim), slot * this.dim);
+    this.labels[slot] = label;
+    this.orders[slot] = order;
+    this.ids[slot] = id;
+    return slot;
+  }
+
+  /** Removes `slot` by moving the last row into it; returns the id that moved (or undefined). */
+  removeAt(slot: number): ItemId | undefined {
+    const last = --this.count;
+    let moved: ItemId | undefined;
+    if (slot !== last) {
+      this.vectors.copyWithin(slot * this.dim, last * this.dim, (last + 1) * this.dim);
+      this.labels[slot] = this.labels[last]!;
+      this.orders[slot] = this.orders[last]!;
+      moved = this.ids[last]!;
+      this.ids[slot] = moved;
+    }
+    this.ids.length = last;
+    // Give memory back when the block is mostly empty, keeping room to grow again.
+    if (this.capacity > 64 && this.count * 4 < this.capacity) this.grow(Math.max(16, this.capacity >> 1));
+    return moved;
+  }
+
+  /** A copy of the vector at `slot`. */
+  vectorAt(slot: number): Float32Array {
+    return this.vectors.slice(slot * this.dim, (slot + 1) * this.dim);
+  }
+
+  /** Compares every row with the query and offers it to `heap` tagged with `bucket`. */
+  scan(query: Float32Array, queryOffset: number, heap: TopK, bucket: number): void {
+    this.scanRange(query, queryOffset, heap, bucket, 0, this.count);
+  }
+
+  /** `scan` restricted to slots `start..end-1`. */
+  scanRange(
+    query: Float32Array,
+    queryOffset: number,
+    heap: TopK,
+    bucket: number,
+    start: number,
+    end: number,
+  ): void {
+    const { dim, vectors, orders } = this;
+    for (let slot = start, offset = start * dim; slot < end; slot++, offset += dim) {
+      const d = squaredL2(query, queryOffset, vectors, offset, dim);
+      if (d <= heap.worst) heap.push(d, orders[slot]!, bucket, slot);
+    }
+  }
+
+  /** Bytes held by the typed arrays (capacity, not count) plus 8 per id reference. */
+  get bytes(): number {
+    return this.vectors.byteLength + this.labels.byteLength + this.orders.byteLength + 8 * this.ids.length;
+  }
+
+  private grow(capacity: number): void {
+    const vectors = new Float32Array(capacity * this.dim);
+    vectors.set(this.vectors.subarray(0, this.count * this.dim));
+    const labels = new Int32Array(capacity);
+    labels.set(this.labels.subarray(0, this.count));
+    const orders = new Float64Array(capacity);
+    orders.set(this.orders.subarray(0, this.count));
+    this.vectors = vectors;
+    this.labels = labels;
+    this.orders = orders;
+  }
+}
