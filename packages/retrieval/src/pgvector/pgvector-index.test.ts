@@ -1,0 +1,320 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runConformanceSuite } from '../conformance.case.js';
+import type { ItemId } from '../types.js';
+import { PgVectorIndex, type SqlClient } from './pgvector-index.js';
+
+// Starting the wasm database takes seconds on a busy machine; the queries themselves are fast.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+
+let db: PGlite;
+let tables = 0;
+const nextTable = () => `conf_${++tables}`;
+
+beforeAll(async () => {
+  db = await PGlite.create({ extensions: { vector } });
+});
+
+afterAll(async () => {
+  await db?.close();
+});
+
+runConformanceSuite(
+  'PgVectorIndex (PGlite)',
+  async ({ dim, anchors }) => PgVectorIndex.create(db, { table: nextTable(), dim, anchors }),
+  {
+    twoStage: true,
+    fullRanking: true,
+    stableTies: true,
+    // pgvector sums squared differences in float32; the reference sums in float64.
+    distanceTolerance: 1e-5,
+    dispose: async (index) => (index as PgVectorIndex).drop(),
+  },
+);
+
+/** n×dim vectors from a small deterministic formula (no two equal). */
+function vectors(n: number, dim: number, offset = 0): Float32Array {
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(Math.sin(i * 1.7 + offset) * 3);
+  return out;
+}
+
+function anchorsOnAxes(classes: number, dim: number): Float32Array {
+  const anchors = new Float32Array(classes * dim);
+  for (let c = 0; c < classes; c++) anchors[c * dim + c] = 5;
+  return anchors;
+}
+
+function naiveSquared(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += (a[j]! - b[j]!) ** 2;
+  return s;
+}
+
+describe('PgVectorIndex storage', () => {
+  it('creates one list partition per class and reopens from the anchors table', async () => {
+    const table = nextTable();
+    const anchors = anchorsOnAxes(3, 4);
+    const index = await PgVectorIndex.create(db, { table, dim: 4, anchors });
+    const parts = await db.query<{ name: string; bound: string }>(
+      `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = $1::regclass ORDER BY c.relname`,
+      [table],
+    );
+    expect(parts.rows).toEqual([
+      { name: `${table}_c0`, bound: 'FOR VALUES IN (0)' },
+      { name: `${table}_c1`, bound: 'FOR VALUES IN (1)' },
+      { name: `${table}_c2`, bound: 'FOR VALUES IN (2)' },
+    ]);
+    await index.add({ ids: ['a', 7], vectors: vectors(2, 4), labels: [2, 0] });
+    const counts = await db.query<{ c: number }>(`SELECT count(*)::int AS c FROM ${table}_c2`);
+    expect(counts.rows[0]!.c).toBe(1);
+
+    const reopened = await PgVectorIndex.open(db, { table });
+    expect(reopened.dim).toBe(4);
+    expect(reopened.classes).toBe(3);
+    expect(Array.from(reopened.getAnchors())).toEqual(Array.from(anchors));
+    expect(await reopened.size()).toBe(2);
+    expect((await reopened.get(7))!.bucket).toBe(0);
+    await expect(PgVectorIndex.create(db, { table, dim: 4, anchors })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      argument: 'table',
+    });
+    await expect(PgVectorIndex.open(db, { table: 'absent' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(PgVectorIndex.create(db, { table: 'Bad-Name', dim: 4, anchors })).rejects.toBeInstanceOf(
+      AnchorageError,
+    );
+    await index.drop();
+  });
+
+  it('round-trips float32 vectors bit for bit and ids with their type', async () => {
+    const dim = 6;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(2, dim) });
+    const data = new Float32Array([
+      0.1,
+      -1e-30,
+      3.4028234663852886e38,
+      1 / 3,
+      -0,
+      1e-45,
+      123456.789,
+      -7.25,
+      2 ** -20,
+      0,
+      1,
+      -1,
+    ]);
+    const ids: ItemId[] = [Number.MAX_SAFE_INTEGER, '9007199254740991'];
+    await index.add({ ids, vectors: data });
+    for (let i = 0; i < 2; i++) {
+      const item = await index.get(ids[i]!);
+      expect(item!.id).toBe(ids[i]);
+      expect(new Uint32Array(item!.vector.buffer)).toEqual(
+        new Uint32Array(data.slice(i * dim, (i + 1) * dim).buffer),
+      );
+    }
+    await index.drop();
+  });
+
+  it('returns squared L2 within float32 rounding of a float64 computation', async () => {
+    const dim = 32;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(4, dim) });
+    const data = vectors(50, dim);
+    await index.add({ ids: Array.from({ length: 50 }, (_, i) => i), vectors: data });
+    const query = vectors(1, dim, 0.5);
+    const result = await index.search(query, { k: 50, probe: 4 });
+    expect(result.hits.length).toBe(50);
+    for (const hit of result.hits) {
+      const want = naiveSquared(
+        query,
+        data.subarray((hit.id as number) * dim, ((hit.id as number) + 1) * dim),
+      );
+      expect(Math.abs(hit.distance - want) / want).toBeLessThan(1e-6);
+    }
+    await index.drop();
+  });
+
+  it('a batch that fails inside the database changes nothing', async () => {
+    const dim = 4;
+    const anchors = anchorsOnAxes(2, dim);
+    const table = nextTable();
+    await PgVectorIndex.create(db, { table, dim, anchors });
+    let failInsert = false;
+    const flaky: SqlClient = {
+      query: async (text, params) => {
+        if (failInsert && text.trimStart().startsWith('INSERT')) throw new Error('connection lost');
+        return db.query(text, params);
+      },
+    };
+    const index = await PgVectorIndex.open(flaky, { table });
+    await index.add({ ids: ['keep', 'replace'], vectors: vectors(2, dim), labels: [0, 1] });
+    failInsert = true;
+    await expect(
+      index.add({ ids: ['replace', 'new'], vectors: vectors(2, dim, 9), labels: [0, 0] }),
+    ).rejects.toThrow('connection lost');
+    failInsert = false;
+    expect(await index.size()).toBe(2);
+    expect(await index.has('new')).toBe(false);
+    const replaced = await index.get('replace');
+    expect(Array.from(replaced!.vector)).toEqual(Array.from(vectors(2, dim).subarray(dim)));
+    expect(replaced!.bucket).toBe(1);
+    // The session is usable again: the transaction was rolled back, not left open.
+    await index.add({ ids: ['new'], vectors: vectors(1, dim, 9), labels: [0] });
+    expect(await index.size()).toBe(3);
+    await index.drop();
+  });
+
+  it('large batches are split into several INSERT statements, atomically', async () => {
+    const dim = 4;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(3, dim) });
+    const n = 100_000 + 17;
+    const ids = Array.from({ length: n }, (_, i) => i);
+    await index.add({ ids, vectors: vectors(n, dim) });
+    expect(await index.size()).toBe(n);
+    let seen = 0;
+    let last = -1;
+    for await (const item of index.items(40_000)) {
+      expect(item.id).toBe(last + 1);
+      last = item.id as number;
+      seen++;
+    }
+    expect(seen).toBe(n);
+    await index.drop();
+  });
+
+  it('orders equal distances by insertion, numerically past ten items', async () => {
+    const dim = 12;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(2, dim) });
+    const n = 12;
+    const data = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) data[i * dim + ((i * 5) % dim)] = i % 2 === 0 ? 2 : -2;
+    const ids = Array.from({ length: n }, (_, i) => `t${(i * 7) % n}`);
+    await index.add({ ids, vectors: data, labels: new Array(n).fill(1) });
+    const { hits } = await index.search(new Float32Array(dim), { k: n, probe: 2 });
+    expect(hits.map((h) => h.distance)).toEqual(new Array(n).fill(4));
+    expect(hits.map((h) => h.id)).toEqual(ids);
+    await index.drop();
+  });
+
+  it('stores and returns JSON metadata', async () => {
+    const dim = 4;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(2, dim) });
+    await index.add({
+      ids: ['img-1', 'img-2'],
+      vectors: vectors(2, dim),
+      labels: [0, 0],
+      metadata: [{ path: 'a/b.jpg', tags: ['x'] }, undefined],
+    });
+    expect((await index.get('img-1'))!.metadata).toEqual({ path: 'a/b.jpg', tags: ['x'] });
+    expect((await index.get('img-2'))!.metadata).toBeUndefined();
+    const { hits } = await index.search(vectors(1, dim), { k: 2, probe: 2, metadata: true });
+    expect(hits.find((h) => h.id === 'img-1')!.metadata).toEqual({ path: 'a/b.jpg', tags: ['x'] });
+    await expect(
+      index.add({ ids: ['img-3'], vectors: vectors(1, dim), metadata: [1, 2] as never }),
+    ).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH', argument: 'metadata' });
+    await index.drop();
+  });
+
+  it("'index' order uses pgvector's <-> ordering and agrees with the exact order on distinct distances", async () => {
+    const dim = 8;
+    const index = await PgVectorIndex.create(db, { table: nextTable(), dim, anchors: anchorsOnAxes(3, dim) });
+    await index.add({ ids: Array.from({ length: 60 }, (_, i) => `v${i}`), vectors: vectors(60, dim) });
+    const query = vectors(1, dim, 2);
+    const exact = await index.search(query, { k: 15, probe: 2 });
+    index.order = 'index';
+    const viaOperator = await index.search(query, { k: 15, probe: 2 });
+    expect(viaOperator).toEqual(exact);
+    await index.drop();
+  });
+});
+
+describe('PgVectorIndex through the pg client and the PostgreSQL wire protocol', () => {
+  let server: PGLiteSocketServer;
+  let client: pg.Client;
+  let remoteDb: PGlite;
+
+  beforeAll(async () => {
+    remoteDb = await PGlite.create({ extensions: { vector } });
+    server = new PGLiteSocketServer({ db: remoteDb, port: 0, host: '127.0.0.1' });
+    await server.start();
+    const address = server.getServerConn();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await server?.stop();
+    await remoteDb?.close();
+  });
+
+  runConformanceSuite(
+    'PgVectorIndex (pg over a socket)',
+    async ({ dim, anchors }) => PgVectorIndex.create(client, { table: nextTable(), dim, anchors }),
+    {
+      twoStage: true,
+      fullRanking: true,
+      distanceTolerance: 1e-5,
+      dispose: async (index) => (index as PgVectorIndex).drop(),
+    },
+  );
+
+  it('an index written through pg is read back by another PgVectorIndex on the same session', async () => {
+    const table = nextTable();
+    const dim = 5;
+    const index = await PgVectorIndex.create(client, { table, dim, anchors: anchorsOnAxes(3, dim) });
+    await index.add({
+      ids: [1, '1', 'two'],
+      vectors: vectors(3, dim),
+      labels: [0, 1, 2],
+      metadata: [{ n: 1 }, null, 'x'],
+    });
+    const reopened = await PgVectorIndex.open(client, { table });
+    const items = [];
+    for await (const item of reopened.items()) items.push(item);
+    expect(items.map((i) => [i.id, i.label, i.metadata])).toEqual([
+      [1, 0, { n: 1 }],
+      ['1', 1, null],
+      ['two', 2, 'x'],
+    ]);
+    await index.drop();
+  });
+});
+
+describe('PgVectorIndex with Citus', () => {
+  it('distributes the items by class and replicates the anchors', async () => {
+    const statements: string[] = [];
+    const recorder: SqlClient = {
+      query: async (text, params) => {
+        statements.push(params === undefined ? text : `${text} ${JSON.stringify(params)}`);
+        if (text.includes('create_reference_table') || text.includes('create_distributed_table'))
+          return { rows: [] };
+        return db.query(text, params);
+      },
+    };
+    const table = nextTable();
+    const index = await PgVectorIndex.create(recorder, {
+      table,
+      dim: 3,
+      anchors: anchorsOnAxes(2, 3),
+      citus: true,
+    });
+    expect(statements.slice(-2)).toEqual([
+      `SELECT create_reference_table($1) ["${table}_anchors"]`,
+      `SELECT create_distributed_table($1, 'class_id') ["${table}"]`,
+    ]);
+    await index.add({ ids: ['p', 'q'], vectors: vectors(2, 3), labels: [0, 1] });
+    const before = statements.length;
+    const results = await index.searchBatch(vectors(3, 3, 1), { k: 1, probe: 2 });
+    // One statement per query: Citus does not push a LATERAL LIMIT join down to the shards.
+    expect(statements.length - before).toBe(3);
+    expect(results.map((r) => r.hits.length)).toEqual([1, 1, 1]);
+    await index.drop();
+  });
+});
