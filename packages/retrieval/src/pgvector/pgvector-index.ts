@@ -8,7 +8,8 @@ import type {
   SearchResult,
   StoredItem,
 } from '../types.js';
-import { validateBatch, validateId, validateQueries, validateSearchOptions } from './validate.js';
+import { checkSearchOptions, checkVectors } from '../validate.js';
+import { checkPgBatch, checkPgId, checkQuery } from './validate.js';
 
 /**
  * The part of a PostgreSQL client the index needs: `pg`'s `Client` or `PoolClient`, or a `PGlite`
@@ -34,7 +35,6 @@ export interface PgStoredItem extends StoredItem {
 
 /** Search options of `PgVectorIndex`: `SearchOptions` plus `metadata: true` to return each hit's metadata. */
 export interface PgSearchOptions extends SearchOptions {
-  fullRanking?: boolean;
   metadata?: boolean;
 }
 
@@ -263,7 +263,7 @@ export class PgVectorIndex implements AsyncVectorIndex {
    * label when given, else its nearest anchor.
    */
   async add(batch: PgAddBatch): Promise<void> {
-    const labels = validateBatch(batch, this.dim, this.classes);
+    const labels = checkPgBatch(batch, this.dim, this.classes);
     const { ids, vectors, metadata } = batch;
     if (metadata !== undefined && (!Array.isArray(metadata) || metadata.length !== ids.length)) {
       throw new AnchorageError('DIMENSION_MISMATCH', `metadata must have one entry per id (${ids.length})`, {
@@ -286,9 +286,7 @@ export class PgVectorIndex implements AsyncVectorIndex {
       }
     });
     const buckets =
-      labels === undefined
-        ? nearestAnchors(vectors, this.anchors, this.dim, 1).indices
-        : Int32Array.from(labels);
+      labels === undefined ? nearestAnchors(vectors, this.anchors, this.dim, 1).indices : labels;
     const keys = ids.map(String);
     const isNumber = ids.map((id) => typeof id === 'number');
     const perStatement = Math.max(1, Math.floor(INSERT_ROWS_BYTES / (this.dim * 12)));
@@ -313,7 +311,9 @@ export class PgVectorIndex implements AsyncVectorIndex {
               Array.from(buckets.subarray(start, end)),
               keys.slice(start, end),
               isNumber.slice(start, end),
-              labels === undefined ? new Array(end - start).fill(null) : Array.from(labels).slice(start, end),
+              labels === undefined
+                ? new Array(end - start).fill(null)
+                : Array.from(labels.subarray(start, end)),
               embeddings,
               metadataText === undefined ? new Array(end - start).fill(null) : metadataText.slice(start, end),
             ],
@@ -325,7 +325,7 @@ export class PgVectorIndex implements AsyncVectorIndex {
 
   /** Removes an item; `NOT_FOUND` (and nothing changes) when the id is unknown. */
   async remove(id: ItemId): Promise<void> {
-    validateId(id, 'id');
+    checkPgId(id, 'id');
     const { rows } = await this.serial(() =>
       this.client.query(
         `DELETE FROM ${this.itemsTable} WHERE id = $1 AND id_is_number = $2 RETURNING 1 AS gone`,
@@ -337,7 +337,7 @@ export class PgVectorIndex implements AsyncVectorIndex {
   }
 
   async get(id: ItemId): Promise<PgStoredItem | undefined> {
-    validateId(id, 'id');
+    checkPgId(id, 'id');
     const { rows } = await this.serial(() =>
       this.client.query(
         `SELECT id, id_is_number, label, class_id, embedding::text AS embedding, metadata::text AS metadata
@@ -349,7 +349,7 @@ export class PgVectorIndex implements AsyncVectorIndex {
   }
 
   async has(id: ItemId): Promise<boolean> {
-    validateId(id, 'id');
+    checkPgId(id, 'id');
     const { rows } = await this.serial(() =>
       this.client.query(`SELECT 1 AS found FROM ${this.itemsTable} WHERE id = $1 AND id_is_number = $2`, [
         String(id),
@@ -379,8 +379,8 @@ export class PgVectorIndex implements AsyncVectorIndex {
 
   /** Stage 1 in process, stage 2 in one SQL statement over the probed partitions. */
   async search(query: Float32Array, options: PgSearchOptions = {}): Promise<PgSearchResult> {
-    validateQueries(query, this.dim, 'query');
-    const { k, probe } = validateSearchOptions(options, this.classes);
+    checkQuery(query, this.dim);
+    const { k, probe } = checkSearchOptions(options, this.classes);
     const stage1 = nearestAnchors(query, this.anchors, this.dim, options.fullRanking ? this.classes : probe);
     const order = Array.from(stage1.indices);
     const probed = order.slice(0, probe);
@@ -398,8 +398,8 @@ export class PgVectorIndex implements AsyncVectorIndex {
 
   /** One statement for the whole batch (a LATERAL join over the queries); with Citus, one per query. */
   async searchBatch(queries: Float32Array, options: PgSearchOptions = {}): Promise<PgSearchResult[]> {
-    validateQueries(queries, this.dim, 'queries');
-    const { k, probe } = validateSearchOptions(options, this.classes);
+    checkVectors(queries, this.dim, 'queries');
+    const { k, probe } = checkSearchOptions(options, this.classes);
     const q = queries.length / this.dim;
     if (q === 0) return [];
     if (this.citus) {
