@@ -11,6 +11,20 @@ export {
   writeIndexFile,
 } from './file/index.js';
 export { FlatIndex, type FlatIndexOptions } from './flat/index.js';
+export {
+  type AnchorIndexEvaluationOptions,
+  evaluateAnchorIndex,
+  evaluateRetrieval,
+  mapAtK,
+  mapAtR,
+  meanAveragePrecision,
+  precisionAtK,
+  type RetrievalEvaluationInput,
+  type RetrievalMetrics,
+  recallAtK,
+  rPrecision,
+  type TwoStageEvaluation,
+} from './metrics/index.js';
 export type {
   AddBatch,
   AsyncVectorIndex,
