@@ -25,6 +25,7 @@ export {
   rPrecision,
   type TwoStageEvaluation,
 } from './metrics/index.js';
+export { encodeNpy, type NpyArray, type NpyDtype, parseNpy, readNpy, writeNpy } from './npy/index.js';
 export type {
   AddBatch,
   AsyncVectorIndex,

@@ -1,0 +1,1 @@
+export { encodeNpy, type NpyArray, type NpyDtype, parseNpy, readNpy, writeNpy } from './npy.js';
