@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of the wasm backend a JavaScript kernel needs to read inputs and write its output. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * dL/dx of a 2-D max pool (NHWC): each dy goes to the first maximum of its window in row-major
+ * order (strictly greater wins), padding never wins — the cpu backend's rule. Accumulates, so
+ * overlapping windows are right.
+ */
+export function maxPoolGradient(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+  const {
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+    effectiveFilterHeight,
+    effectiveFilterWidth,
+  } = info;
+  const { top, left } = info.padInfo;
+  dx.fill(0);
+  for (let b = 0; b < batchSize; b++) {
+    const xBatch = b * inHeight * inWidth * inChannels;
+    for (let r = 0; r < outHeight; r++) {
+      const rStart = r * strideHeight - top;
+      for (let c = 0; c < outWidth; c++) {
+        const cStart = c * strideWidth - left;
+        const dyBase = ((b * outHeight + r) * outWidth + c) * inChannels;
+        for (let d = 0; d < inChannels; d++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let wr = 0; wr < effectiveFilterHeight; wr += dilationHeight) {
+            const xr = rStart + wr;
+            if (xr < 0 || xr >= inHeight) continue;
+            for (let wc = 0; wc < effectiveFilterWidth; wc += dilationWidth) {
+              const xc = cStart + wc;
+              if (xc < 0 || xc >= inWidth) continue;
+              const k = xBatch + (xr * inWidth + xc) * inChannels + d;
+              const v = x[k]!;
+              if (v > best || at < 0) {
+                best = v;
+                at = k;
+              }
+            }
+          }
+          if (at >= 0) dx[at]! += dy[dyBase + d]!;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Replaces tfjs-backend-wasm 4.22's `MaxPoolGrad` kernel, which routes some gradients to the wrong
+ * element (found by comparing with the cpu backend on random inputs), with {@link maxPoolGradient}.
+ */
+export function registerWasmMaxPoolGrad(): void {
+  if (tf.getKernel(tf.MaxPoolGrad, 'wasm') !== undefined) tf.unregisterKernel(tf.MaxPoolGrad, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.MaxPoolGrad,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
+        filterSize: [number, number] | number;
+        strides: [number, number] | number;
+        pad: 'valid' | 'same' | number;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
+      const heap = backend as unknown as WasmHeapBackend;
+      const info = tf.backend_util.computePool2DInfo(
+        input.shape as [number, number, number, number],
+        filterSize,
+        strides,
+        1,
+        pad,
+        dimRoundingMode,
+      );
+      const dx = heap.makeOutput(input.shape, 'float32');
+      maxPoolGradient(
+        heap.typedArrayFromHeap(input),
+        heap.typedArrayFromHeap(dy),
+        heap.typedArrayFromHeap(dx),
+        info,
+      );
+      return dx;
+    },
+  });
+}

@@ -1,0 +1,77 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import type { ModuleImporter } from './optional-import';
+import { selectBackend } from './select';
+
+function notFound(specifier: string): Error {
+  return Object.assign(new Error(`Cannot find package '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
+}
+
+/** Simulates a machine where none of the optional packages is installed. */
+const nothingOptional: ModuleImporter = async (specifier) => {
+  throw notFound(specifier);
+};
+
+describe('selectBackend', () => {
+  it('auto falls back to wasm and says why each earlier backend was skipped', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend('auto', {
+      log: (l) => lines.push(l),
+      importModule: nothingOptional,
+    });
+    expect(selection.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(selection.reason).toContain('@tensorflow/tfjs-node-gpu is not installed');
+    expect(selection.reason).toContain('@tensorflow/tfjs-node is not installed');
+    expect(selection.reason).toContain('the optional "webgpu" package is not installed');
+    expect(lines).toEqual([`backend: wasm (${selection.reason})`]);
+  });
+
+  it('with the real optional packages, auto on a machine without a GPU picks wasm because webgpu has no adapter', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend('auto', { log: (l) => lines.push(l) });
+    expect(lines.length).toBe(1);
+    // On a GPU machine auto legitimately picks webgpu; the fallback is what this asserts.
+    if (selection.name === 'wasm') {
+      expect(selection.reason).toMatch(/tensorflow unavailable: .*webgpu unavailable: .*wasm works/);
+    } else {
+      expect(['tensorflow', 'webgpu']).toContain(selection.name);
+    }
+  });
+
+  it('a tfjs-node that loads but registers no backend is reported, and auto moves on', async () => {
+    const importModule: ModuleImporter = async (specifier) => {
+      if (specifier === '@tensorflow/tfjs-node') return {};
+      throw notFound(specifier);
+    };
+    const selection = await selectBackend('auto', { log: () => {}, importModule });
+    expect(selection.name).toBe('wasm');
+    expect(selection.reason).toContain('@tensorflow/tfjs-node loaded but registered no "tensorflow" backend');
+  });
+
+  it('a named backend that cannot start throws UNSUPPORTED with the reason instead of falling back', async () => {
+    await expect(
+      selectBackend('tensorflow', { log: () => {}, importModule: nothingOptional }),
+    ).rejects.toThrow(
+      /backend "tensorflow" is not available: tensorflow unavailable: @tensorflow\/tfjs-node-gpu is not installed/,
+    );
+    await expect(
+      selectBackend('webgpu', { log: () => {}, importModule: nothingOptional }),
+    ).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      argument: 'backend',
+    });
+  });
+
+  it('cpu and wasm can be requested by name', async () => {
+    expect((await selectBackend('cpu', { log: () => {} })).name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    const wasm = await selectBackend('wasm', { log: () => {} });
+    expect(wasm).toEqual({ name: 'wasm', reason: 'requested: WebAssembly with SIMD, one thread' });
+  });
+
+  it('rejects an unknown backend name', async () => {
+    await expect(selectBackend('metal' as never)).rejects.toBeInstanceOf(AnchorageError);
+  });
+});

@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createBackbone } from '../models/registry';
+import { maxAbsDiff, randomValues, runOn } from './test-support';
+import { registerTrainingKernels } from './training-kernels';
+import { prepareWasmBackend } from './wasm';
+
+beforeAll(async () => {
+  await prepareWasmBackend();
+  registerTrainingKernels();
+});
+
+/** Gradient of sum(op(x) · w) with respect to x, for a fixed random weighting w. */
+function gradOf(op: (x: tf.Tensor) => tf.Tensor, shape: number[]): () => tf.Tensor {
+  return () => {
+    const x = tf.tensor(randomValues(tf.util.sizeFromShape(shape), 4), shape);
+    const outShape = tf.tidy(() => op(x).shape);
+    const w = tf.tensor(randomValues(tf.util.sizeFromShape(outShape), 5), outShape);
+    return tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(op(xx), w)))(x);
+  };
+}
+
+// Every op on refcnn's backward path besides Conv2D, each checked on wasm against cpu.
+const ops: Array<[string, (x: tf.Tensor) => tf.Tensor, number[]]> = [
+  ['maxPool 2×2 stride 2', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [2, 6, 6, 3]],
+  ['maxPool 2×2 stride 2 on odd size', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [2, 7, 7, 3]],
+  // after ReLU whole windows are 0: ties must go to the first element, as on cpu
+  [
+    'maxPool 2×2 on tied values',
+    (x) => tf.maxPool(tf.relu(tf.sub(x, 1.5)) as tf.Tensor4D, 2, 2, 'valid'),
+    [2, 6, 6, 3],
+  ],
+  [
+    'maxPool 3×3 stride 2 same (overlapping windows)',
+    (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'),
+    [2, 7, 7, 3],
+  ],
+  ['relu', (x) => tf.relu(x), [3, 5, 5, 2]],
+  ['global average pool (mean over H, W)', (x) => tf.mean(x, [1, 2]), [3, 4, 5, 6]],
+  [
+    'dense (matMul + bias)',
+    (x) => tf.add(tf.matMul(x as tf.Tensor2D, tf.ones([6, 3]) as tf.Tensor2D), tf.ones([3])),
+    [4, 6],
+  ],
+  [
+    'fused conv + bias + relu (as tfjs layers runs it)',
+    (x) =>
+      tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: tf.tensor4d(randomValues(3 * 3 * 2 * 4, 6), [3, 3, 2, 4]),
+        bias: tf.tensor1d(randomValues(4, 7)),
+        strides: 1,
+        pad: 'same',
+        activation: 'relu',
+      }),
+    [2, 6, 6, 2],
+  ],
+];
+
+describe('training kernels on wasm', () => {
+  for (const [name, op, shape] of ops) {
+    it(`${name}: gradient equals the cpu backend's`, async () => {
+      const [reference] = await runOn('cpu', gradOf(op, shape));
+      const [actual] = await runOn('wasm', gradOf(op, shape));
+      expect(maxAbsDiff(actual!, reference!)).toBeLessThanOrEqual(1e-4);
+    });
+  }
+
+  it("refcnn's full backward pass on wasm equals cpu's", async () => {
+    const grads = (backend: 'cpu' | 'wasm') =>
+      runOn(backend, () => {
+        const model = createBackbone('refcnn', { inputShape: [12, 12, 1], dim: 8, seed: 3 });
+        const x = tf.tensor4d(randomValues(2 * 12 * 12, 8), [2, 12, 12, 1]);
+        const { grads: g } = tf.variableGrads(
+          () => tf.sum(tf.square(model.apply(x) as tf.Tensor)) as tf.Scalar,
+        );
+        const out = model.trainableWeights.map((w) => g[w.name]!);
+        model.dispose();
+        return out;
+      });
+    const reference = await grads('cpu');
+    const actual = await grads('wasm');
+    expect(actual.length).toBe(8);
+    for (let i = 0; i < reference.length; i++) {
+      const scale = Math.max(1, ...Array.from(reference[i]!, Math.abs));
+      expect(maxAbsDiff(actual[i]!, reference[i]!) / scale).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('refcnn forward/backward with an optimiser step leaks no tensors', async () => {
+    await prepareWasmBackend();
+    await tf.setBackend('wasm');
+    const model = createBackbone('refcnn', { inputShape: [12, 12, 1], dim: 8, seed: 1 });
+    const optimizer = tf.train.adam(1e-3);
+    const x = tf.tensor4d(randomValues(4 * 12 * 12, 9), [4, 12, 12, 1]);
+    const step = () => {
+      const loss = optimizer.minimize(
+        () => tf.mean(tf.square(model.apply(x) as tf.Tensor)) as tf.Scalar,
+        true,
+      );
+      loss?.dispose();
+    };
+    step(); // the optimiser allocates its moment slots on the first step
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.tidy(() => {
+      model.predict(x);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    optimizer.dispose();
+    model.dispose();
+    x.dispose();
+  });
+});

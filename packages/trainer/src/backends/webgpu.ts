@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+import { importOptional, isModuleNotFound, type ModuleImporter } from './optional-import';
+
+/** The result of trying to bring up a backend: ready, or why not. */
+export type BackendAttempt =
+  | { readonly ok: true; readonly detail: string }
+  | { readonly ok: false; readonly reason: string };
+
+interface WebGpuModule {
+  create(flags: string[]): {
+    requestAdapter(): Promise<{
+      info?: { vendor?: string; architecture?: string; description?: string };
+    } | null>;
+  };
+  globals: Record<string, unknown>;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
+
+/**
+ * Brings up tfjs's WebGPU backend on Dawn (the optional `webgpu` npm package). Order matters:
+ * the WebGPU globals and `navigator.gpu` must exist before `@tensorflow/tfjs-backend-webgpu` is
+ * imported, because that module registers its backend only if it sees `navigator.gpu`. Without a
+ * GPU (no Vulkan adapter) it restores `navigator` and reports why; it never throws.
+ */
+export async function tryWebGpu(importModule: ModuleImporter = importOptional): Promise<BackendAttempt> {
+  if (tf.findBackend('webgpu') !== null && (await tf.setBackend('webgpu'))) {
+    return { ok: true, detail: 'WebGPU backend already initialised' };
+  }
+  let webgpu: WebGpuModule;
+  try {
+    webgpu = (await importModule('webgpu')) as WebGpuModule;
+  } catch (error) {
+    return {
+      ok: false,
+      reason: isModuleNotFound(error)
+        ? 'the optional "webgpu" package is not installed'
+        : `the "webgpu" package failed to load (${message(error)})`,
+    };
+  }
+  const scope = globalThis as { navigator?: { gpu?: unknown } };
+  const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  let adapter: Awaited<ReturnType<ReturnType<WebGpuModule['create']>['requestAdapter']>>;
+  try {
+    Object.assign(globalThis, webgpu.globals);
+    const gpu = scope.navigator?.gpu
+      ? (scope.navigator.gpu as ReturnType<WebGpuModule['create']>)
+      : webgpu.create([]);
+    if (!scope.navigator?.gpu) {
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { ...(scope.navigator ?? {}), gpu },
+        configurable: true,
+        writable: true,
+      });
+    }
+    adapter = await gpu.requestAdapter();
+  } catch (error) {
+    adapter = null;
+    if (previous === undefined) delete scope.navigator;
+    else Object.defineProperty(globalThis, 'navigator', previous);
+    return { ok: false, reason: `Dawn failed to start (${message(error)})` };
+  }
+  if (adapter === null) {
+    if (previous === undefined) delete scope.navigator;
+    else Object.defineProperty(globalThis, 'navigator', previous);
+    return {
+      ok: false,
+      reason: 'no WebGPU adapter: Dawn found no GPU through Vulkan (no GPU, no driver, or no libvulkan.so.1)',
+    };
+  }
+  try {
+    await importModule('@tensorflow/tfjs-backend-webgpu');
+    if (tf.findBackendFactory('webgpu') === null) {
+      return {
+        ok: false,
+        reason:
+          '@tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it did not register',
+      };
+    }
+    if (!(await tf.setBackend('webgpu')))
+      return { ok: false, reason: 'the WebGPU backend failed to initialise' };
+  } catch (error) {
+    return { ok: false, reason: `the WebGPU backend failed to load (${message(error)})` };
+  }
+  const info = adapter.info;
+  const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ');
+  return { ok: true, detail: `WebGPU on ${name || 'an unnamed adapter'}` };
+}
