@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { AnchorageError } from '@anchorage/loss-core';
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  ConfigError,
+  configFromEnv,
+  configFromFile,
+  resolveConfig,
+  type ServerConfigInput,
+} from './config.js';
+import { startServer } from './server.js';
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(value);
+}
+
+function list(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}
+
+const program = new Command('anchorage-serve')
+  .description('Serve the anchorage retrieval API (vector and image search) over a model bundle.')
+  .option('--bundle <dir>', 'model bundle folder: manifest.json, anchors.json, optional model.onnx')
+  .option('--index <file>', 'index file: imported into an empty database, then kept as its snapshot')
+  .option('--db <file>', 'SQLite database holding the items (default: in memory, not durable)')
+  .option('--store <url>', 'postgres://… URL: keep items in PostgreSQL + pgvector instead of SQLite')
+  .option('--table <name>', 'PostgreSQL base table name (with --store)')
+  .option('--port <n>', 'TCP port (0 picks a free one)', integer)
+  .option('--host <address>', 'address to bind (default 127.0.0.1)')
+  .option('--config <file>', 'JSON config file (flags override env, env overrides the file)')
+  .option(
+    '--api-keys-file <file>',
+    'file of API keys, one per line (also ANCHORAGE_API_KEYS, comma-separated)',
+  )
+  .option('--read-auth', 'require an API key for reads too')
+  .option('--cors-origin <origins>', 'allow CORS from these origins (comma-separated; "*" for any)', list)
+  .option('--body-limit <bytes>', 'largest request body in bytes', integer)
+  .option('--rate-limit <perSecond:burst>', 'per-client rate limit, e.g. 100:200')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const o = program.opts();
+  let rateLimit: ServerConfigInput['rateLimit'];
+  if (o.rateLimit !== undefined) {
+    const m = /^(\d+(?:\.\d+)?):(\d+)$/.exec(o.rateLimit);
+    if (!m) throw new ConfigError('invalid --rate-limit: expected <perSecond>:<burst>, e.g. 100:200');
+    rateLimit = { perSecond: Number(m[1]), burst: Number(m[2]) };
+  }
+  const flags: Partial<ServerConfigInput> = {
+    bundle: o.bundle,
+    index: o.index,
+    db: o.db,
+    store: o.store,
+    table: o.table,
+    port: o.port,
+    host: o.host,
+    apiKeysFile: o.apiKeysFile,
+    readAuth: o.readAuth,
+    corsOrigins: o.corsOrigin,
+    bodyLimitBytes: o.bodyLimit,
+    rateLimit,
+    logLevel: o.logLevel,
+  };
+  const file = o.config ? configFromFile(o.config) : {};
+  const config = resolveConfig(file, configFromEnv(process.env), flags);
+  const server = await startServer(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`anchorage-serve: ${signal}, draining\n`);
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(
+          `anchorage-serve: shutdown failed: ${error instanceof Error ? error.message : error}\n`,
+        );
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof ConfigError || error instanceof AnchorageError;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`anchorage-serve: ${known ? message : `failed to start: ${message}`}\n`);
+  process.exit(2);
+});

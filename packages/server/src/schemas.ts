@@ -1,0 +1,158 @@
+import { z } from '@hono/zod-openapi';
+
+/** Largest `k` a search may ask for. */
+export const MAX_K = 1000;
+/** Most queries in one batch search. */
+export const MAX_BATCH_QUERIES = 1000;
+/** Most items in one batch write. */
+export const MAX_BATCH_ITEMS = 10_000;
+/** Longest item id, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 256;
+
+const vector = z
+  .array(z.number())
+  .min(1)
+  .openapi({ description: 'The embedding, `dim` numbers.', example: [0.1, -0.2] });
+const k = z.number().int().min(1).max(MAX_K).default(10).openapi({ description: 'Number of results.' });
+const probe = z
+  .number()
+  .int()
+  .min(1)
+  .default(1)
+  .openapi({ description: 'Nearest anchors whose buckets are ranked exactly, 1..classes.' });
+const filter = z
+  .strictObject({ labels: z.array(z.number().int()).min(1).max(10_000) })
+  .openapi({ description: 'Keep only items whose label is one of `labels`.' });
+const image = z.string().min(1).openapi({
+  description: 'A JPEG, PNG or WebP image, base64 (a `data:` URL prefix is accepted).',
+});
+
+/** An item id: 1–256 characters, no control characters. */
+export const itemIdSchema = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters')
+  .openapi({ description: 'Item id chosen by the client.', example: 'shirt-0042' });
+
+/** Body of `POST /v1/search`. Exactly one of `vector` and `image`. */
+export const searchBodySchema = z
+  .strictObject({ vector: vector.optional(), image: image.optional(), k, probe, filter: filter.optional() })
+  .openapi('SearchRequest');
+
+/** Body of `POST /v1/search/batch`. */
+export const batchSearchBodySchema = z
+  .strictObject({
+    vectors: z.array(vector).min(1).max(MAX_BATCH_QUERIES),
+    k,
+    probe,
+    filter: filter.optional(),
+  })
+  .openapi('BatchSearchRequest');
+
+const label = z.number().int().min(0).openapi({ description: 'Class index, 0..classes-1.' });
+const metadata = z.unknown().optional().openapi({ description: 'Any JSON value (size-limited).' });
+
+/** Body of `PUT /v1/items/{id}`. Exactly one of `vector` and `image`. */
+export const putItemBodySchema = z
+  .strictObject({ vector: vector.optional(), image: image.optional(), label: label.optional(), metadata })
+  .openapi('ItemWrite');
+
+/** Body of `POST /v1/items`. */
+export const putItemsBodySchema = z
+  .strictObject({
+    items: z
+      .array(
+        z.strictObject({
+          id: itemIdSchema,
+          vector: vector.optional(),
+          image: image.optional(),
+          label: label.optional(),
+          metadata,
+        }),
+      )
+      .min(1)
+      .max(MAX_BATCH_ITEMS),
+  })
+  .openapi('ItemBatchWrite');
+
+const hit = z
+  .object({
+    id: z.string(),
+    distance: z.number().openapi({ description: 'Squared Euclidean distance to the query.' }),
+    label: z.number().int().nullable(),
+    bucket: z.number().int(),
+    metadata: z.unknown(),
+  })
+  .openapi('SearchHit');
+
+const probed = z
+  .object({
+    class: z.number().int(),
+    name: z.string(),
+    distance: z.number().openapi({ description: 'Squared Euclidean distance from the query to the anchor.' }),
+  })
+  .openapi('ProbedAnchor');
+
+/** One query's answer. */
+export const searchResultSchema = z
+  .object({
+    results: z.array(hit),
+    anchors: z
+      .array(probed)
+      .openapi({ description: 'The probed anchors, nearest first: the predicted classes.' }),
+    scanned: z.number().int().openapi({ description: 'Stored vectors compared with the query.' }),
+  })
+  .openapi('SearchResult');
+
+/** Response of `POST /v1/search`. */
+export const searchResponseSchema = searchResultSchema
+  .extend({
+    timing: z.object({ totalMs: z.number(), embedMs: z.number().optional(), searchMs: z.number() }),
+  })
+  .openapi('SearchResponse');
+
+/** Response of `POST /v1/search/batch`. */
+export const batchSearchResponseSchema = z
+  .object({
+    queries: z.array(searchResultSchema),
+    timing: z.object({ totalMs: z.number(), searchMs: z.number() }),
+  })
+  .openapi('BatchSearchResponse');
+
+/** An item as read back. */
+export const itemSchema = z
+  .object({
+    id: z.string(),
+    vector: z.array(z.number()),
+    label: z.number().int().nullable(),
+    bucket: z.number().int(),
+    metadata: z.unknown(),
+  })
+  .openapi('Item');
+
+/** The error body every failure returns. */
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z
+        .string()
+        .openapi({ description: 'Stable machine-readable code.', example: 'DIMENSION_MISMATCH' }),
+      message: z.string(),
+      argument: z.string().optional(),
+    }),
+  })
+  .openapi('Error');
+
+/** Response of `GET /v1/stats`. */
+export const statsSchema = z
+  .object({
+    items: z.number().int(),
+    dim: z.number().int(),
+    storage: z.string(),
+    imageQueries: z.boolean(),
+    anchors: z.number().int(),
+    buckets: z.array(z.object({ class: z.number().int(), name: z.string(), size: z.number().int() })),
+    manifest: z.unknown(),
+  })
+  .openapi('Stats');

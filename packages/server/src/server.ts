@@ -1,0 +1,115 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AnchorIndex } from '@anchorage/retrieval';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { createApp } from './app.js';
+import { loadBundle, type ModelBundle } from './bundle.js';
+import type { Catalog } from './catalog.js';
+import type { ServerConfig } from './config.js';
+import { OnnxEmbedder } from './embedder.js';
+import { Metrics } from './metrics.js';
+import { SqliteCatalog } from './sqlite-catalog.js';
+
+/** A running server. */
+export interface RunningServer {
+  /** The bound port (useful with `port: 0`). */
+  port: number;
+  host: string;
+  bundle: ModelBundle;
+  catalog: Catalog;
+  /** Stops accepting connections, waits for in-flight requests (up to `shutdownTimeoutMs`), closes storage. */
+  close(): Promise<void>;
+}
+
+async function openCatalog(config: ServerConfig, bundle: ModelBundle, log: pino.Logger): Promise<Catalog> {
+  if (config.store) {
+    const { openPgCatalog } = await import('./pg-catalog.js');
+    return openPgCatalog({ url: config.store, table: config.table, bundle, indexPath: config.index, log });
+  }
+  if (!config.db) log.warn('no --db given: items live in memory and are lost when the server stops');
+  return SqliteCatalog.open({
+    path: config.db ?? ':memory:',
+    dim: bundle.dim,
+    anchors: bundle.anchors,
+    createIndex: (options) => new AnchorIndex(options),
+    loadIndex: (path) => AnchorIndex.load(path),
+    indexPath: config.index,
+    onNotice: (message) => log.info(message),
+  });
+}
+
+/**
+ * Loads the bundle, opens the store, builds the index and serves the API. Resolves once listening.
+ * @example const server = await startServer(resolveConfig({ bundle: 'model/', port: 0 }));
+ */
+export async function startServer(config: ServerConfig, logger?: pino.Logger): Promise<RunningServer> {
+  const log = logger ?? pino({ level: config.logLevel, base: { service: 'anchorage' } });
+  const bundle = loadBundle(config.bundle);
+  const embedder =
+    bundle.modelPath && bundle.manifest.input
+      ? await OnnxEmbedder.create({
+          modelPath: bundle.modelPath,
+          input: bundle.manifest.input,
+          dim: bundle.dim,
+          batchWindowMs: config.batchWindowMs,
+          maxBatch: config.maxEmbedBatch,
+        })
+      : undefined;
+  if (!embedder) log.info('the bundle has no model.onnx: serving vector queries only');
+  const started = performance.now();
+  const catalog = await openCatalog(config, bundle, log);
+  log.info(
+    { items: await catalog.size(), ms: performance.now() - started, storage: catalog.kind },
+    'index ready',
+  );
+  const app = createApp({
+    bundle,
+    catalog,
+    embedder,
+    logger: log,
+    metrics: new Metrics(),
+    options: {
+      apiKeys: config.apiKeys,
+      readAuth: config.readAuth,
+      corsOrigins: config.corsOrigins,
+      bodyLimitBytes: config.bodyLimitBytes,
+      metadataLimitBytes: config.metadataLimitBytes,
+      rateLimit: config.rateLimit,
+    },
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s as Server),
+    );
+    (s as Server).once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: config.host, port }, 'listening');
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      log.info('shutting down: draining in-flight requests');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          log.warn('drain timed out: closing remaining connections');
+          server.closeAllConnections();
+        }, config.shutdownTimeoutMs);
+        timer.unref();
+        // keep-alive sockets turn idle as their last response ends: close them as they do
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearTimeout(timer);
+          clearInterval(sweep);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      await catalog.close();
+      await embedder?.close();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+  return { port, host: config.host, bundle, catalog, close };
+}

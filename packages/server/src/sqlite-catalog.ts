@@ -1,0 +1,442 @@
+import { existsSync, statSync } from 'node:fs';
+import { AnchorageError } from '@anchorage/loss-core';
+import type { SearchResult, VectorIndex } from '@anchorage/retrieval';
+import Database from 'better-sqlite3';
+import {
+  assignBuckets,
+  type Catalog,
+  type CatalogResult,
+  type CatalogSearchOptions,
+  filterHits,
+  type ItemRecord,
+  idKey,
+  type StoredRecord,
+} from './catalog.js';
+
+/** Builds an empty two-stage index over `anchors` (C×dim). */
+export type CreateIndex = (options: { dim: number; anchors: Float32Array }) => VectorIndex;
+/** Loads an index file written by `VectorIndex.save`. */
+export type LoadIndex = (path: string) => Promise<VectorIndex>;
+
+/** Options of `openSqliteCatalog`. */
+export interface SqliteCatalogOptions {
+  /** Database file, or `:memory:` for a store that lives as long as the process. */
+  path: string;
+  dim: number;
+  /** C×dim row-major, from the model bundle. */
+  anchors: Float32Array;
+  createIndex: CreateIndex;
+  loadIndex: LoadIndex;
+  /**
+   * Index file: loaded at start as a snapshot (rows newer than it are replayed) or, into an empty
+   * database, imported; rewritten at `close()` when the database changed since.
+   */
+  indexPath?: string;
+  /** Called with a message when the start-up took a slower path worth logging. */
+  onNotice?: (message: string) => void;
+}
+
+interface Row {
+  id: string;
+  vector: Buffer;
+  label: number | null;
+  bucket: number;
+  metadata: string | null;
+  seq: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS items (
+  id TEXT PRIMARY KEY,
+  vector BLOB NOT NULL,
+  label INTEGER,
+  bucket INTEGER NOT NULL,
+  metadata TEXT,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+function toBlob(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+function fromBlob(blob: Buffer): Float32Array {
+  // copy: the blob's buffer may be shared and unaligned
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+function anchorsFingerprint(anchors: Float32Array): string {
+  let h = 2166136261;
+  const bytes = new Uint8Array(anchors.buffer, anchors.byteOffset, anchors.byteLength);
+  for (const b of bytes) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return `${anchors.length}:${h.toString(16)}`;
+}
+
+/**
+ * SQLite (WAL, synchronous=FULL) holds every item durably; an in-memory index answers searches.
+ * Each write is one transaction, committed before the index changes and before the caller is
+ * answered, so a crash loses nothing acknowledged and leaves no batch half-written. A monotonic
+ * `seq` on rows and tombstones lets start-up load an index-file snapshot and replay only newer rows.
+ */
+export class SqliteCatalog implements Catalog {
+  readonly kind = 'sqlite';
+  readonly classes: number;
+  private dirty = false;
+  private readonly stmt: {
+    upsert: Database.Statement;
+    clearTombstone: Database.Statement;
+    get: Database.Statement;
+    metadata: Database.Statement;
+    remove: Database.Statement;
+    tombstone: Database.Statement;
+    nextSeq: Database.Statement;
+    setMeta: Database.Statement;
+  };
+
+  private constructor(
+    private readonly db: Database.Database,
+    private index: VectorIndex,
+    readonly dim: number,
+    private readonly anchors: Float32Array,
+    private readonly indexPath: string | undefined,
+  ) {
+    this.classes = anchors.length / dim;
+    this.stmt = {
+      upsert: db.prepare(
+        'INSERT INTO items (id, vector, label, bucket, metadata, seq) VALUES (?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT(id) DO UPDATE SET vector = excluded.vector, label = excluded.label, ' +
+          'bucket = excluded.bucket, metadata = excluded.metadata, seq = excluded.seq',
+      ),
+      clearTombstone: db.prepare('DELETE FROM tombstones WHERE id = ?'),
+      get: db.prepare('SELECT id, vector, label, bucket, metadata, seq FROM items WHERE id = ?'),
+      metadata: db.prepare('SELECT metadata FROM items WHERE id = ?'),
+      remove: db.prepare('DELETE FROM items WHERE id = ?'),
+      tombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, seq) VALUES (?, ?)'),
+      nextSeq: db.prepare(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER) AS seq",
+      ),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    };
+  }
+
+  /** Opens (creating if needed) the database and rebuilds the in-memory index from it. */
+  static async open(options: SqliteCatalogOptions): Promise<SqliteCatalog> {
+    const { path, dim, anchors, indexPath } = options;
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec(SCHEMA);
+      const meta = new Map(
+        (db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [
+          r.key,
+          r.value,
+        ]),
+      );
+      const fingerprint = anchorsFingerprint(anchors);
+      if (!meta.has('seq')) {
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+          'seq',
+          '0',
+          'dim',
+          String(dim),
+          'anchors',
+          fingerprint,
+        );
+      } else if (meta.get('dim') !== String(dim) || meta.get('anchors') !== fingerprint) {
+        throw new AnchorageError(
+          'INVALID_ARGUMENT',
+          `database ${path} was written for other anchors (dim ${meta.get('dim')}); use the bundle it was built with or a new --db`,
+          { argument: 'db', value: path },
+        );
+      }
+      const catalog = new SqliteCatalog(db, options.createIndex({ dim, anchors }), dim, anchors, indexPath);
+      await catalog.rebuild(meta, options);
+      return catalog;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private async rebuild(meta: Map<string, string>, options: SqliteCatalogOptions): Promise<void> {
+    const { indexPath } = options;
+    const itemCount = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
+    const seq = Number(meta.get('seq') ?? '0');
+    if (indexPath && existsSync(indexPath)) {
+      const st = statSync(indexPath);
+      const stamp = `${st.size}:${st.mtimeMs}`;
+      if (meta.get('snapshot_stamp') === stamp && meta.has('snapshot_seq')) {
+        const loaded = await options.loadIndex(indexPath);
+        this.checkLoaded(loaded, indexPath);
+        this.index = loaded;
+        this.replaySince(Number(meta.get('snapshot_seq')));
+        return;
+      }
+      if (itemCount === 0 && seq === 0) {
+        options.onNotice?.(`importing ${indexPath} into the empty database`);
+        const loaded = await options.loadIndex(indexPath);
+        this.checkLoaded(loaded, indexPath);
+        this.importFrom(loaded);
+        this.dirty = true;
+        return;
+      }
+      options.onNotice?.(
+        `${indexPath} is not this database's snapshot; rebuilding the index from the database`,
+      );
+    }
+    this.replaySince(-1);
+  }
+
+  private checkLoaded(loaded: VectorIndex, path: string): void {
+    if (loaded.dim !== this.dim) {
+      throw new AnchorageError(
+        'DIMENSION_MISMATCH',
+        `index file ${path} has dim ${loaded.dim}, the bundle ${this.dim}`,
+        {
+          argument: 'index',
+          value: loaded.dim,
+        },
+      );
+    }
+  }
+
+  private importFrom(loaded: VectorIndex): void {
+    const ids: string[] = [];
+    const labels: (number | undefined)[] = [];
+    const chunks: Float32Array[] = [];
+    for (const item of loaded.items()) {
+      ids.push(idKey(item.id));
+      labels.push(item.label);
+      chunks.push(item.vector);
+    }
+    const vectors = new Float32Array(ids.length * this.dim);
+    chunks.forEach((v, i) => {
+      vectors.set(v, i * this.dim);
+    });
+    this.writeRows(
+      ids.map((id, i) => ({
+        id,
+        vector: vectors.subarray(i * this.dim, (i + 1) * this.dim),
+        label: labels[i],
+        metadata: undefined,
+      })),
+    );
+    this.addToIndex(ids, vectors, labels);
+  }
+
+  private replaySince(since: number): void {
+    for (const t of this.db.prepare('SELECT id FROM tombstones WHERE seq > ?').iterate(since) as Iterable<{
+      id: string;
+    }>) {
+      if (this.index.has(t.id)) this.index.remove(t.id);
+    }
+    const batch = 8192;
+    let ids: string[] = [];
+    let labels: (number | undefined)[] = [];
+    let vectors = new Float32Array(batch * this.dim);
+    const flush = () => {
+      if (ids.length === 0) return;
+      this.addToIndex(ids, vectors.subarray(0, ids.length * this.dim), labels);
+      ids = [];
+      labels = [];
+      vectors = new Float32Array(batch * this.dim);
+    };
+    for (const row of this.db
+      .prepare('SELECT id, vector, label FROM items WHERE seq > ? ORDER BY seq')
+      .iterate(since) as Iterable<Row>) {
+      vectors.set(fromBlob(row.vector), ids.length * this.dim);
+      ids.push(row.id);
+      labels.push(row.label ?? undefined);
+      if (ids.length === batch) flush();
+    }
+    flush();
+  }
+
+  private addToIndex(ids: string[], vectors: Float32Array, labels: readonly (number | undefined)[]): void {
+    const labeled = labels.every((l) => l !== undefined);
+    const unlabeled = labels.every((l) => l === undefined);
+    if (labeled || unlabeled) {
+      this.index.add({ ids, vectors, labels: labeled ? (labels as number[]) : undefined });
+      return;
+    }
+    // the index takes labels for a whole batch or none: split a mixed batch, keeping order
+    let start = 0;
+    for (let i = 1; i <= ids.length; i++) {
+      if (i === ids.length || (labels[i] === undefined) !== (labels[start] === undefined)) {
+        const part = labels.slice(start, i);
+        this.index.add({
+          ids: ids.slice(start, i),
+          vectors: vectors.subarray(start * this.dim, i * this.dim),
+          labels: part[0] === undefined ? undefined : (part as number[]),
+        });
+        start = i;
+      }
+    }
+  }
+
+  private writeRows(items: readonly ItemRecord[]): void {
+    const buckets = assignBuckets(
+      concat(items, this.dim),
+      items.map((it) => it.label),
+      this.anchors,
+      this.dim,
+    );
+    this.db.transaction(() => {
+      items.forEach((item, i) => {
+        const { seq } = this.stmt.nextSeq.get() as { seq: number };
+        this.stmt.upsert.run(
+          item.id,
+          toBlob(item.vector),
+          item.label ?? null,
+          buckets[i],
+          item.metadata === undefined ? null : JSON.stringify(item.metadata),
+          seq,
+        );
+        this.stmt.clearTombstone.run(item.id);
+      });
+    })();
+  }
+
+  async size(): Promise<number> {
+    return this.index.size;
+  }
+
+  async bucketSizes(): Promise<number[]> {
+    const sizes = new Array<number>(this.classes).fill(0);
+    for (const r of this.db.prepare('SELECT bucket, count(*) AS n FROM items GROUP BY bucket').all() as {
+      bucket: number;
+      n: number;
+    }[]) {
+      if (r.bucket >= 0 && r.bucket < this.classes) sizes[r.bucket] = r.n;
+    }
+    return sizes;
+  }
+
+  async put(items: readonly ItemRecord[]): Promise<void> {
+    if (items.length === 0) return;
+    // the last occurrence of a repeated id wins, as it would if the items were sent one by one
+    const last = new Map<string, ItemRecord>();
+    for (const item of items) {
+      last.delete(item.id);
+      last.set(item.id, item);
+    }
+    const unique = [...last.values()];
+    this.writeRows(unique);
+    this.dirty = true;
+    this.addToIndex(
+      unique.map((it) => it.id),
+      concat(unique, this.dim),
+      unique.map((it) => it.label),
+    );
+  }
+
+  async get(id: string): Promise<StoredRecord | undefined> {
+    const row = this.stmt.get.get(id) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      vector: fromBlob(row.vector),
+      label: row.label ?? undefined,
+      bucket: row.bucket,
+      metadata: row.metadata === null ? undefined : JSON.parse(row.metadata),
+    };
+  }
+
+  async remove(id: string): Promise<boolean> {
+    let removed = false;
+    this.db.transaction(() => {
+      removed = this.stmt.remove.run(id).changes > 0;
+      if (removed) {
+        const { seq } = this.stmt.nextSeq.get() as { seq: number };
+        this.stmt.tombstone.run(id, seq);
+      }
+    })();
+    if (removed) {
+      this.dirty = true;
+      if (this.index.has(id)) this.index.remove(id);
+    }
+    return removed;
+  }
+
+  async search(queries: Float32Array, options: CatalogSearchOptions): Promise<CatalogResult[]> {
+    const { k, probe } = options;
+    const probeClamped = Math.min(probe, this.classes);
+    if (!options.labels) {
+      return this.index
+        .searchBatch(queries, { k, probe: probeClamped })
+        .map((r) => this.decorate(r, k, undefined));
+    }
+    const labels = new Set(options.labels);
+    const n = queries.length / this.dim;
+    const out: CatalogResult[] = [];
+    for (let q = 0; q < n; q++) {
+      const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
+      let wide = k;
+      let result: SearchResult;
+      let scanned = 0;
+      for (;;) {
+        result = this.index.search(query, {
+          k: Math.max(1, Math.min(wide, this.index.size || 1)),
+          probe: probeClamped,
+        });
+        scanned += result.scanned;
+        if (
+          filterHits(result.hits, labels).length >= k ||
+          result.hits.length < wide ||
+          wide >= this.index.size
+        )
+          break;
+        wide *= 4;
+      }
+      out.push(this.decorate({ ...result, scanned }, k, labels));
+    }
+    return out;
+  }
+
+  private decorate(result: SearchResult, k: number, labels: ReadonlySet<number> | undefined): CatalogResult {
+    const hits = filterHits(result.hits, labels)
+      .slice(0, k)
+      .map((h) => {
+        const id = idKey(h.id);
+        const row = this.stmt.metadata.get(id) as { metadata: string | null } | undefined;
+        return {
+          id,
+          distance: h.distance,
+          label: h.label,
+          bucket: h.bucket,
+          metadata: row?.metadata == null ? undefined : JSON.parse(row.metadata),
+        };
+      });
+    return { hits, scanned: result.scanned, probed: result.probed ?? [] };
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    if (this.indexPath && this.dirty && this.db.name !== ':memory:') {
+      const { value } = this.db.prepare("SELECT value FROM meta WHERE key = 'seq'").get() as {
+        value: string;
+      };
+      await this.index.save(this.indexPath);
+      const st = statSync(this.indexPath);
+      this.db.transaction(() => {
+        this.stmt.setMeta.run('snapshot_seq', value);
+        this.stmt.setMeta.run('snapshot_stamp', `${st.size}:${st.mtimeMs}`);
+      })();
+    }
+    this.db.close();
+  }
+}
+
+function concat(items: readonly ItemRecord[], dim: number): Float32Array {
+  const out = new Float32Array(items.length * dim);
+  items.forEach((it, i) => {
+    out.set(it.vector, i * dim);
+  });
+  return out;
+}
