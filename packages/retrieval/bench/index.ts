@@ -1,0 +1,355 @@
+/**
+ * Side-by-side retrieval benchmark: FlatIndex, AnchorIndex (probe 1/2/3), hnswlib-node and, when
+ * Python can import faiss, FAISS IndexFlatL2 / IndexIVFFlat, on the same data in one run.
+ *
+ *   pnpm --filter @anchorage/retrieval bench -- --sizes 100000 --queries 1000
+ *
+ * Flags: --sizes (comma list, default 100000,1000000), --queries (1000), --dim (128), --classes
+ * (100), --spread (1.5), --seed (1), --npy <n×d float .npy> [--labels <n .npy>] (real embeddings
+ * instead of synthetic data), --ef (hnsw ef list), --hnsw-max <n> (skip hnswlib above n items),
+ * --skip-hnsw, --skip-faiss, --python <interpreter>, --out <folder for the JSON results>.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AnchorIndex } from '../src/anchor/anchor-index.js';
+import { FlatIndex } from '../src/flat/flat-index.js';
+import type { SearchResult } from '../src/types.js';
+import { type BenchData, clusteredData, npyData } from './data.js';
+import { type Latency, latency, recallAtK, timeEach, timeOnce } from './measure.js';
+
+const K = 10;
+const PROBES = [1, 2, 3];
+const WARMUP = 20;
+
+interface Row extends Latency {
+  name: string;
+  buildS: number | null;
+  batchQps: number;
+  recallAt10: number;
+  /** Mean fraction of the database compared with each query in stage 2. */
+  scanned: number;
+  note?: string;
+}
+
+// `pnpm bench -- --sizes …` forwards the `--` separator itself.
+const argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+
+const { values: flags } = parseArgs({
+  args: argv,
+  options: {
+    sizes: { type: 'string', default: '100000,1000000' },
+    queries: { type: 'string', default: '1000' },
+    dim: { type: 'string', default: '128' },
+    classes: { type: 'string', default: '100' },
+    spread: { type: 'string', default: '1.5' },
+    seed: { type: 'string', default: '1' },
+    npy: { type: 'string' },
+    labels: { type: 'string' },
+    ef: { type: 'string', default: '10,12,16,20,24,32,40,48,64,80,96,128,160,192,256,384,512' },
+    'hnsw-max': { type: 'string' },
+    'skip-hnsw': { type: 'boolean', default: false },
+    'skip-faiss': { type: 'boolean', default: false },
+    python: { type: 'string' },
+    out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), 'results') },
+  },
+  allowPositionals: false,
+});
+
+const ids = (result: SearchResult) => result.hits.map((h) => h.id as number);
+
+function runFlat(data: BenchData, n: number): { row: Row; exact: number[][] } {
+  const index = new FlatIndex({ dim: data.dim });
+  const build = timeOnce(() =>
+    index.add({ ids: Array.from({ length: n }, (_, i) => i), vectors: data.vectors }),
+  );
+  const q = data.queries.length / data.dim;
+  const query = (i: number) => data.queries.subarray(i * data.dim, (i + 1) * data.dim);
+  for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), { k: K });
+  const exact: number[][] = new Array(q);
+  const times = timeEach(q, (i) => {
+    exact[i] = ids(index.search(query(i), { k: K }));
+  });
+  const batch = timeOnce(() => index.searchBatch(data.queries, { k: K }));
+  return {
+    row: {
+      name: 'FlatIndex',
+      buildS: build.seconds,
+      ...latency(times),
+      batchQps: q / batch.seconds,
+      recallAt10: recallAtK(batch.value.map(ids), exact),
+      scanned: 1,
+    },
+    exact,
+  };
+}
+
+function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
+  const index = new AnchorIndex({ dim: data.dim, anchors: data.anchors });
+  const build = timeOnce(() =>
+    index.add({ ids: Array.from({ length: n }, (_, i) => i), vectors: data.vectors, labels: data.labels }),
+  );
+  const q = data.queries.length / data.dim;
+  const query = (i: number) => data.queries.subarray(i * data.dim, (i + 1) * data.dim);
+  return PROBES.filter((probe) => probe <= data.classes).map((probe) => {
+    for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), { k: K, probe });
+    const found: number[][] = new Array(q);
+    let scanned = 0;
+    const times = timeEach(q, (i) => {
+      const result = index.search(query(i), { k: K, probe });
+      found[i] = ids(result);
+      scanned += result.scanned;
+    });
+    const batch = timeOnce(() => index.searchBatch(data.queries, { k: K, probe }));
+    return {
+      name: `AnchorIndex probe=${probe}`,
+      buildS: build.seconds,
+      ...latency(times),
+      batchQps: q / batch.seconds,
+      recallAt10: recallAtK(found, exact),
+      scanned: scanned / q / n,
+    };
+  });
+}
+
+async function runHnsw(data: BenchData, n: number, exact: number[][], targetRecall: number): Promise<Row[]> {
+  const { HierarchicalNSW } = (await import('hnswlib-node')).default;
+  const index = new HierarchicalNSW('l2', data.dim);
+  const build = timeOnce(() => {
+    index.initIndex(n, 16, 200, 100);
+    for (let i = 0; i < n; i++)
+      index.addPoint(Array.from(data.vectors.subarray(i * data.dim, (i + 1) * data.dim)), i);
+  });
+  const q = data.queries.length / data.dim;
+  // hnswlib-node takes plain arrays; converting outside the timed loop favours it slightly.
+  const queries = Array.from({ length: q }, (_, i) =>
+    Array.from(data.queries.subarray(i * data.dim, (i + 1) * data.dim)),
+  );
+  const efs = flags.ef!.split(',').map(Number);
+  const rows: Row[] = [];
+  for (const ef of efs) {
+    index.setEf(ef);
+    for (let i = 0; i < Math.min(WARMUP, q); i++) index.searchKnn(queries[i]!, K);
+    const found: number[][] = new Array(q);
+    const times = timeEach(q, (i) => {
+      found[i] = index.searchKnn(queries[i]!, K).neighbors;
+    });
+    const total = times.reduce((a, b) => a + b, 0) / 1e9;
+    const row: Row = {
+      name: `hnswlib-node ef=${ef}`,
+      buildS: build.seconds,
+      ...latency(times),
+      // No batch API: a loop of single searches.
+      batchQps: q / total,
+      recallAt10: recallAtK(found, exact),
+      scanned: Number.NaN,
+    };
+    rows.push(row);
+    if (row.recallAt10 >= targetRecall) {
+      row.note = `smallest ef in the list reaching AnchorIndex probe=1 recall@10 (${targetRecall.toFixed(4)})`;
+      return [row];
+    }
+  }
+  const last = rows[rows.length - 1]!;
+  last.note = `no ef in the list reached recall@10 ${targetRecall.toFixed(4)}; largest ef shown`;
+  return [last];
+}
+
+function findPython(): string | undefined {
+  // Debian's python3-faiss lives in the system interpreter, which a pyenv or venv python3 on
+  // PATH may hide; try PATH first, then the system one.
+  const candidates = flags.python !== undefined ? [flags.python] : ['python3', '/usr/bin/python3'];
+  for (const exe of candidates) {
+    const probe = spawnSync(exe, ['-c', 'import faiss, numpy'], { stdio: 'ignore' });
+    if (probe.status === 0) return exe;
+  }
+  return undefined;
+}
+
+async function runFaiss(
+  data: BenchData,
+  n: number,
+  exact: number[][],
+): Promise<{ rows: Row[]; version: string } | string> {
+  const python = findPython();
+  if (python === undefined)
+    return 'skipped: no python3 that can import faiss and numpy (Debian: python3-faiss)';
+  const dir = await mkdtemp(join(tmpdir(), 'anchorage-bench-'));
+  try {
+    const q = data.queries.length / data.dim;
+    const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    await writeFile(
+      join(dir, 'meta.json'),
+      JSON.stringify({ n, dim: data.dim, classes: data.classes, queries: q, k: K, probes: PROBES }),
+    );
+    await writeFile(join(dir, 'base.f32'), bytes(data.vectors.subarray(0, n * data.dim)));
+    await writeFile(
+      join(dir, 'labels.i64'),
+      bytes(BigInt64Array.from(data.labels.subarray(0, n), (x) => BigInt(x))),
+    );
+    await writeFile(join(dir, 'anchors.f32'), bytes(data.anchors));
+    await writeFile(join(dir, 'queries.f32'), bytes(data.queries));
+    await writeFile(join(dir, 'exact.i64'), bytes(BigInt64Array.from(exact.flat(), (x) => BigInt(x))));
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'faiss_bench.py');
+    const run = spawnSync(python, [script, dir], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
+    if (run.status !== 0) return `failed: ${run.stderr.trim().split('\n').slice(-3).join(' ')}`;
+    const parsed = JSON.parse(run.stdout) as { faissVersion: string; rows: Row[] };
+    return { rows: parsed.rows, version: parsed.faissVersion };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (x: number | null, digits = 1) =>
+  x === null || Number.isNaN(x) ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(digits);
+
+function table(rows: Row[], flat: Row): string {
+  const header = [
+    'index',
+    'build s',
+    'median µs',
+    'p99 µs',
+    'batch q/s',
+    'recall@10',
+    'scanned',
+    '× Flat (single)',
+    '× Flat (batch)',
+  ];
+  const lines = rows.map((r) => [
+    r.name,
+    fmt(r.buildS, 2),
+    fmt(r.medianUs),
+    fmt(r.p99Us),
+    fmt(r.batchQps),
+    r.recallAt10.toFixed(4),
+    Number.isNaN(r.scanned) ? '—' : `${(r.scanned * 100).toFixed(2)}%`,
+    fmt(flat.medianUs / r.medianUs, 2),
+    fmt(r.batchQps / flat.batchQps, 2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const render = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [
+    render(header),
+    `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...lines.map(render),
+  ].join('\n');
+}
+
+function targets(rows: Row[], flat: Row, classes: number): string[] {
+  const out: string[] = [];
+  const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const p1 = rows.find((r) => r.name === 'AnchorIndex probe=1');
+  if (p1 !== undefined) {
+    const single = flat.medianUs / p1.medianUs;
+    const batch = p1.batchQps / flat.batchQps;
+    const goal = 0.8 * classes;
+    out.push(
+      `target AnchorIndex(probe=1) speed-up ≥ 0.8·C/probe = ${goal.toFixed(0)}×: single ${single.toFixed(1)}× ${mark(single >= goal)}, batch ${batch.toFixed(1)}× ${mark(batch >= goal)}`,
+    );
+  }
+  const faissFlat = rows.find((r) => r.name === 'FAISS IndexFlatL2');
+  if (faissFlat !== undefined) {
+    const single = flat.medianUs / faissFlat.medianUs;
+    const batch = faissFlat.batchQps / flat.batchQps;
+    out.push(
+      `target FlatIndex within 2× of FAISS IndexFlatL2 (1 thread): single query ${single.toFixed(2)}× slower ${mark(single <= 2)}, batch ${batch.toFixed(2)}× slower ${mark(batch <= 2)}`,
+    );
+  } else out.push('target FlatIndex within 2× of FAISS IndexFlatL2: not measured (FAISS unavailable)');
+  const hnsw = rows.find((r) => r.name.startsWith('hnswlib-node'));
+  if (p1 !== undefined && hnsw !== undefined) {
+    const ratio = hnsw.medianUs / p1.medianUs;
+    const equal = hnsw.recallAt10 >= p1.recallAt10;
+    out.push(
+      `target AnchorIndex at least as fast as hnswlib-node at equal recall@10: AnchorIndex p=1 ${p1.medianUs.toFixed(1)} µs (recall ${p1.recallAt10.toFixed(4)}) vs ${hnsw.name} ${hnsw.medianUs.toFixed(1)} µs (recall ${hnsw.recallAt10.toFixed(4)}): ${ratio.toFixed(2)}× ${equal ? mark(ratio >= 1) : 'not comparable (hnswlib did not reach the recall)'}`,
+    );
+  } else out.push('target AnchorIndex vs hnswlib-node: not measured');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const queries = Number(flags.queries);
+  const seed = Number(flags.seed);
+  const sets: BenchData[] = [];
+  if (flags.npy !== undefined) sets.push(await npyData(flags.npy, flags.labels, queries, seed));
+  else {
+    for (const size of flags.sizes!.split(',').map(Number)) {
+      sets.push(
+        clusteredData({
+          n: size,
+          dim: Number(flags.dim),
+          classes: Number(flags.classes),
+          queries,
+          spread: Number(flags.spread),
+          seed,
+        }),
+      );
+    }
+  }
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, node ${process.version}`;
+  await mkdir(flags.out!, { recursive: true });
+  for (const data of sets) {
+    const n = data.vectors.length / data.dim;
+    const q = data.queries.length / data.dim;
+    const loadBefore = loadavg()[0]!;
+    console.log(`\n## ${data.name}, ${q} queries, k=${K}`);
+    console.log(`${machine}; load average ${loadBefore.toFixed(2)} at start`);
+    const { row: flat, exact } = runFlat(data, n);
+    const rows: Row[] = [flat, ...runAnchor(data, n, exact)];
+    const p1 = rows[1]!;
+    const notes: string[] = [];
+    const hnswMax = flags['hnsw-max'] === undefined ? Number.POSITIVE_INFINITY : Number(flags['hnsw-max']);
+    if (flags['skip-hnsw']) notes.push('hnswlib-node: skipped (--skip-hnsw)');
+    else if (n > hnswMax) notes.push(`hnswlib-node: skipped (n = ${n} > --hnsw-max ${hnswMax})`);
+    else rows.push(...(await runHnsw(data, n, exact, p1.recallAt10)));
+    let faissVersion: string | undefined;
+    if (flags['skip-faiss']) notes.push('FAISS: skipped (--skip-faiss)');
+    else {
+      const faiss = await runFaiss(data, n, exact);
+      if (typeof faiss === 'string') notes.push(`FAISS: ${faiss}`);
+      else {
+        rows.push(...faiss.rows);
+        faissVersion = faiss.version;
+      }
+    }
+    const lines = targets(rows, flat, data.classes);
+    const loadAfter = loadavg()[0]!;
+    console.log(table(rows, flat));
+    for (const line of [...lines, ...notes]) console.log(line);
+    for (const row of rows) if (row.note !== undefined) console.log(`${row.name}: ${row.note}`);
+    console.log(`load average ${loadAfter.toFixed(2)} at end (other processes share these cores)`);
+    const file = join(flags.out!, `${flags.npy === undefined ? 'clustered' : 'npy'}-n${n}-q${q}.json`);
+    await writeFile(
+      file,
+      `${JSON.stringify(
+        {
+          data: data.name,
+          n,
+          dim: data.dim,
+          classes: data.classes,
+          queries: q,
+          k: K,
+          machine,
+          loadAverage: { start: loadBefore, end: loadAfter },
+          faissVersion,
+          command: `pnpm --filter @anchorage/retrieval bench -- ${argv.join(' ')}`.trim(),
+          rows,
+          targets: lines,
+          notes,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`wrote ${file}`);
+  }
+}
+
+await main();

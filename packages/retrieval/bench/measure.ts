@@ -1,0 +1,46 @@
+/** Latency statistics in microseconds. */
+export interface Latency {
+  medianUs: number;
+  p99Us: number;
+}
+
+/** Median and 99th percentile (nearest rank) of per-call times in nanoseconds. */
+export function latency(nanoseconds: Float64Array): Latency {
+  const sorted = Float64Array.from(nanoseconds).sort();
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  return { medianUs: at(0.5) / 1000, p99Us: at(0.99) / 1000 };
+}
+
+/** Times `run(i)` once per query; returns nanoseconds per call. */
+export function timeEach(count: number, run: (i: number) => void): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    run(i);
+    out[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return out;
+}
+
+/** Wall seconds of one call. */
+export function timeOnce<T>(run: () => T): { seconds: number; value: T } {
+  const t0 = process.hrtime.bigint();
+  const value = run();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+}
+
+/** Mean over queries of |found ∩ exact| / |exact| (recall@k against the exact top-k). */
+export function recallAtK(
+  found: readonly (readonly number[])[],
+  exact: readonly (readonly number[])[],
+): number {
+  let sum = 0;
+  for (let q = 0; q < exact.length; q++) {
+    const truth = new Set(exact[q]);
+    let hit = 0;
+    for (const id of found[q]!) if (truth.has(id)) hit++;
+    sum += truth.size === 0 ? 1 : hit / truth.size;
+  }
+  return exact.length === 0 ? 1 : sum / exact.length;
+}
