@@ -170,6 +170,42 @@ describe('camLoss gradients against float64 central finite differences', () => {
   });
 });
 
+describe('repeller fast paths agree with the reference', () => {
+  it('many anchors at mixed distances (norm pruning, Gram distances, exact fallback)', () => {
+    const rng = new SeededRandom(11);
+    const dim = 6;
+    const classes = 40;
+    // anchors at very different radii, so some pairs are pruned by their norms alone
+    const anchors = new Float64Array(classes * dim).map(
+      (_, i) => rng.normal() * (0.2 + (Math.floor(i / dim) % 5)),
+    );
+    const c: Case = {
+      dim,
+      anchors,
+      embeddings: Float64Array.from(anchors.subarray(0, 2 * dim)),
+      labels: Int32Array.of(0, 1),
+    };
+    checkAgainstReference(c, { margin: 1.5 });
+  });
+
+  it('pairs exactly 2m apart are inactive and pairs just inside are active', () => {
+    const m = 0.75;
+    const exact = Float32Array.of(m, 0, 0, -m, 0, 0, 0, 3, 0);
+    const r = camLoss(
+      { dim: 3, anchors: exact, embeddings: Float32Array.of(0, 3, 0), labels: Int32Array.of(2) },
+      { margin: m, minNorm: 0 },
+    );
+    expect(r.terms.repeller).toBe(0);
+    expect(Array.from(r.grad.anchors.subarray(0, 6))).toEqual([0, 0, 0, 0, 0, 0]);
+    const inside = Float32Array.of(m * 0.999, 0, 0, -m, 0, 0, 0, 3, 0);
+    const s = camLoss(
+      { dim: 3, anchors: inside, embeddings: Float32Array.of(0, 3, 0), labels: Int32Array.of(2) },
+      { margin: m, minNorm: 0 },
+    );
+    expect(s.terms.repeller).toBeCloseTo((2 * m - 1.999 * m) ** 2, 9);
+  });
+});
+
 describe('worked example (docs: packages/loss-core/README.md)', () => {
   it('matches the hand-computed values', () => {
     const r = camLoss(
