@@ -11,6 +11,7 @@ export {
   writeIndexFile,
 } from './file/index.js';
 export { FlatIndex, type FlatIndexOptions } from './flat/index.js';
+export { loadIndex } from './load-index.js';
 export {
   type AnchorIndexEvaluationOptions,
   evaluateAnchorIndex,

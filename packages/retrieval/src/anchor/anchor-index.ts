@@ -1,5 +1,5 @@
 import { AnchorageError, nearestAnchors, nearestAnchorsInto } from '@anchorage/loss-core';
-import { readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
+import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
 import { ItemStore } from '../item-store.js';
 import { TopK } from '../top-k.js';
 import type {
@@ -67,7 +67,7 @@ export class AnchorIndex implements VectorIndex {
     this.scratch = new Float64Array(classes);
   }
 
-  /** Loads an index file written by `AnchorIndex#save`; a file without anchors is refused. */
+  /** Loads an index file written by `AnchorIndex#save`; a FlatIndex file (no anchors) is refused. */
   static async load(path: string): Promise<AnchorIndex> {
     const file = await readIndexFile(path);
     if (file.anchors === undefined) {
@@ -79,6 +79,14 @@ export class AnchorIndex implements VectorIndex {
           value: path,
         },
       );
+    }
+    return AnchorIndex.fromContents(file);
+  }
+
+  /** Builds an index from decoded file contents that include anchors (items keep their order). */
+  static fromContents(file: IndexFileContents): AnchorIndex {
+    if (file.anchors === undefined) {
+      throw new AnchorageError('UNSUPPORTED', 'the index file has no anchors', { argument: 'file' });
     }
     const index = new AnchorIndex({ dim: file.dim, anchors: file.anchors });
     for (let i = 0; i < file.ids.length; i++) {

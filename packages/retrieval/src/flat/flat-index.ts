@@ -1,5 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import { readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
+import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
 import { ItemStore } from '../item-store.js';
 import { TopK } from '../top-k.js';
 import type { AddBatch, ItemId, SearchOptions, SearchResult, StoredItem, VectorIndex } from '../types.js';
@@ -38,7 +38,11 @@ export class FlatIndex implements VectorIndex {
 
   /** Loads an index file written by `FlatIndex#save` or `AnchorIndex#save` (buckets are dropped). */
   static async load(path: string): Promise<FlatIndex> {
-    const file = await readIndexFile(path);
+    return FlatIndex.fromContents(await readIndexFile(path));
+  }
+
+  /** Builds an index from decoded file contents (items keep their order, so ties rank as before). */
+  static fromContents(file: IndexFileContents): FlatIndex {
     const index = new FlatIndex({ dim: file.dim });
     for (let i = 0; i < file.ids.length; i++) {
       index.store.restore(file.ids[i]!, file.vectors, i * file.dim, file.labels[i]!, 0, i);
