@@ -28,32 +28,34 @@ export function maxPoolGradient(
   } = info;
   const { top, left } = info.padInfo;
   dx.fill(0);
+  // channels innermost: every window position is one contiguous run of x
+  const best = new Float32Array(inChannels);
+  const at = new Int32Array(inChannels);
   for (let b = 0; b < batchSize; b++) {
     const xBatch = b * inHeight * inWidth * inChannels;
     for (let r = 0; r < outHeight; r++) {
       const rStart = r * strideHeight - top;
       for (let c = 0; c < outWidth; c++) {
         const cStart = c * strideWidth - left;
-        const dyBase = ((b * outHeight + r) * outWidth + c) * inChannels;
-        for (let d = 0; d < inChannels; d++) {
-          let best = Number.NEGATIVE_INFINITY;
-          let at = -1;
-          for (let wr = 0; wr < effectiveFilterHeight; wr += dilationHeight) {
-            const xr = rStart + wr;
-            if (xr < 0 || xr >= inHeight) continue;
-            for (let wc = 0; wc < effectiveFilterWidth; wc += dilationWidth) {
-              const xc = cStart + wc;
-              if (xc < 0 || xc >= inWidth) continue;
-              const k = xBatch + (xr * inWidth + xc) * inChannels + d;
-              const v = x[k]!;
-              if (v > best || at < 0) {
-                best = v;
-                at = k;
+        at.fill(-1);
+        for (let wr = 0; wr < effectiveFilterHeight; wr += dilationHeight) {
+          const xr = rStart + wr;
+          if (xr < 0 || xr >= inHeight) continue;
+          for (let wc = 0; wc < effectiveFilterWidth; wc += dilationWidth) {
+            const xc = cStart + wc;
+            if (xc < 0 || xc >= inWidth) continue;
+            const base = xBatch + (xr * inWidth + xc) * inChannels;
+            for (let d = 0; d < inChannels; d++) {
+              const v = x[base + d]!;
+              if (at[d]! < 0 || v > best[d]!) {
+                best[d] = v;
+                at[d] = base + d;
               }
             }
           }
-          if (at >= 0) dx[at]! += dy[dyBase + d]!;
         }
+        const dyBase = ((b * outHeight + r) * outWidth + c) * inChannels;
+        for (let d = 0; d < inChannels; d++) if (at[d]! >= 0) dx[at[d]!]! += dy[dyBase + d]!;
       }
     }
   }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import type { ModuleImporter } from './optional-import';
 import { selectBackend } from './select';
+import { maxAbsDiff, randomValues, runOn } from './test-support';
 
 function notFound(specifier: string): Error {
   return Object.assign(new Error(`Cannot find package '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
@@ -69,6 +70,18 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
     const wasm = await selectBackend('wasm', { log: () => {} });
     expect(wasm).toEqual({ name: 'wasm', reason: 'requested: WebAssembly with SIMD, one thread' });
+  });
+
+  it('leaves the corrected wasm kernels active (the package import must not re-register its own)', async () => {
+    await selectBackend('wasm', { log: () => {} });
+    // an input on which tfjs-backend-wasm 4.22's own MaxPoolGrad misroutes gradients
+    const grad = () => {
+      const x = tf.tensor4d(randomValues(2 * 6 * 6 * 3, 4), [2, 6, 6, 3]);
+      return tf.grad((xx: tf.Tensor) => tf.sum(tf.maxPool(xx as tf.Tensor4D, 2, 2, 'valid')))(x);
+    };
+    const [reference] = await runOn('cpu', grad);
+    const [actual] = await runOn('wasm', grad);
+    expect(maxAbsDiff(actual!, reference!)).toBe(0);
   });
 
   it('rejects an unknown backend name', async () => {

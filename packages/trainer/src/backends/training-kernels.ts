@@ -16,7 +16,8 @@ let registered = false;
  */
 export function registerTrainingKernels(): void {
   registerConv2dGradient();
-  if (registered) return;
+  // Importing tfjs-backend-wasm registers its kernels, which would replace ours: wait for it.
+  if (registered || tf.findBackendFactory('wasm') === null) return;
   registered = true;
   registerWasmMaxPoolGrad();
   if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') === undefined) {
