@@ -74,10 +74,10 @@ export async function timeRefCnnSteps(shape: StepShape, warmup: number, steps: n
       return optimizer.minimize(
         () => tf.losses.softmaxCrossEntropy(y, net.apply(x) as tf.Tensor) as tf.Scalar,
         true,
-      );
+      ) as tf.Scalar;
     });
-    await loss!.data();
-    loss!.dispose();
+    await loss.data();
+    loss.dispose();
     if (step >= warmup) stepsMs.push(performance.now() - start);
   }
   optimizer.dispose();
