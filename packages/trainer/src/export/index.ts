@@ -1,3 +1,15 @@
+export {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT_VERSION,
+  type BundleInput,
+  type BundleManifest,
+  type ModelBundle,
+  readBundle,
+  validateAnchors,
+  validateManifest,
+  writeBundle,
+} from './bundle';
+export { registerExportCommands } from './cli';
 export type {
   ConvFoldTarget,
   LayerWeight,
@@ -10,6 +22,14 @@ export type {
 } from './converter';
 export { SUPPORTED_ACTIVATIONS } from './converters/activations';
 export {
+  type BundleEmbedder,
+  createBundleEmbedder,
+  type EmbedDatasetOptions,
+  embedDataset,
+  labelsPathFor,
+} from './embed';
+export { type ExportModelBundleOptions, exportCheckpointBundle, exportModelBundle } from './export-model';
+export {
   ONNX_IR_VERSION,
   ONNX_OPSET,
   type OnnxAttribute,
@@ -19,5 +39,6 @@ export {
   type OnnxValueInfo,
   onnxAttr,
 } from './onnx-graph';
+export { loadOnnxRuntime, type OnnxRuntime } from './onnx-runtime';
 export { builtinOnnxLayerClasses, findOnnxConverter, registerOnnxConverter } from './registry';
 export { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExportOptions, tfjsToOnnx } from './tfjs-to-onnx';

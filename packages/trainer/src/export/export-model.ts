@@ -1,0 +1,118 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import type * as tf from '@tensorflow/tfjs';
+import { loadCheckpoint, modelFromSnapshot } from '../train/checkpoint';
+import { type BundleManifest, writeBundle } from './bundle';
+import { tfjsToOnnx } from './tfjs-to-onnx';
+
+/** What {@link exportModelBundle} needs. */
+export interface ExportModelBundleOptions {
+  /** The trained embedding model: N×H×W×C (normalised pixels) → N×d. */
+  model: tf.LayersModel;
+  /** Anchors, C×d row-major. */
+  anchors: Float32Array;
+  /** Class names, indexed by label. */
+  classes: readonly string[];
+  /** The model's input normalisation `(pixel / 255 − mean) / std`; default mean 0, std 1. */
+  normalization?: { mean: readonly number[]; std: readonly number[] };
+  /** Element type of `model.onnx`'s input (raw 0–255 pixels either way). Default `uint8`. */
+  inputType?: 'uint8' | 'float32';
+  loss?: Record<string, unknown>;
+  training?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+}
+
+/**
+ * Exports a trained model as a model bundle in `dir`: `model.onnx` takes raw pixels (NHWC, dynamic
+ * batch) and holds the normalisation; `manifest.json` records the input, classes, loss, training
+ * and metrics; `anchors.json` the anchors. Returns the manifest written.
+ */
+export async function exportModelBundle(
+  dir: string,
+  options: ExportModelBundleOptions,
+): Promise<BundleManifest> {
+  const { model, anchors, classes } = options;
+  const inputShape = model.inputs[0]?.shape ?? [];
+  const outputShape = model.outputs[0]?.shape ?? [];
+  if (inputShape.length !== 4 || outputShape.length !== 2 || typeof outputShape[1] !== 'number') {
+    throw new AnchorageError(
+      'UNSUPPORTED',
+      `a bundle model maps N×H×W×C images to N×d embeddings; this one maps ${JSON.stringify(inputShape)} to ${JSON.stringify(outputShape)}`,
+      { argument: 'model', value: { inputShape, outputShape } },
+    );
+  }
+  const [, height, width, channels] = inputShape as [null, number, number, number];
+  const dim = outputShape[1];
+  const mean = [...(options.normalization?.mean ?? [0])];
+  const std = [...(options.normalization?.std ?? [1])];
+  const onnx = tfjsToOnnx(model, {
+    inputType: options.inputType ?? 'uint8',
+    pixelScale: 1 / 255,
+    mean: mean.length === 1 ? mean[0]! : mean,
+    std: std.length === 1 ? std[0]! : std,
+  });
+  const manifest: BundleManifest = {
+    formatVersion: 1,
+    dim,
+    classes: [...classes],
+    input: { height, width, channels, mean, std, normalizedInGraph: true },
+    ...(options.loss ? { loss: options.loss } : {}),
+    ...(options.training ? { training: options.training } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  };
+  await writeBundle(dir, { manifest, anchors, model: onnx });
+  return manifest;
+}
+
+/**
+ * Reads a training checkpoint (a run folder or its `checkpoint/`) and writes its model bundle to
+ * `out`, recording the CAM options, the training configuration and progress, and `metrics` if
+ * given. Returns the manifest written.
+ */
+export async function exportCheckpointBundle(
+  checkpoint: string,
+  out: string,
+  options: { inputType?: 'uint8' | 'float32'; metrics?: Record<string, unknown> } = {},
+): Promise<BundleManifest> {
+  const { snapshot, state } = await loadCheckpoint(checkpoint);
+  const model = await modelFromSnapshot(snapshot.model);
+  try {
+    const c = state.config;
+    return await exportModelBundle(out, {
+      model,
+      anchors: snapshot.anchors,
+      classes: state.dataset.classNames,
+      normalization: { mean: state.input.mean, std: state.input.std },
+      ...(options.inputType ? { inputType: options.inputType } : {}),
+      loss: {
+        name: c.loss,
+        margin: c.margin,
+        minNorm: c.minNorm,
+        repellerWeight: c.repellerWeight,
+        minNormWeight: c.minNormWeight,
+      },
+      training: {
+        dataset: state.dataset.name,
+        trainSize: state.dataset.trainSize,
+        backbone: c.backbone,
+        epochs: c.epochs,
+        epochsCompleted: state.progress.epoch,
+        steps: state.progress.step,
+        batchSize: c.batchSize,
+        optimizer: 'adam',
+        lr: c.lr,
+        anchorLr: c.anchorLr,
+        anchorInit: c.anchorInit,
+        seed: c.seed,
+        shots: c.shots ?? null,
+        limit: c.limit ?? null,
+        backend: state.backend,
+        wallTimeMs: state.progress.elapsedMs,
+        ...(state.lastTerms ? { lastTerms: state.lastTerms } : {}),
+        savedAt: state.savedAt,
+      },
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+  } finally {
+    model.dispose();
+  }
+}
