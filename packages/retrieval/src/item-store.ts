@@ -39,6 +39,9 @@ export class ItemStore {
     labels: Int32Array | undefined,
     buckets: Int32Array,
   ): void {
+    const counts = new Int32Array(this.bucketCount);
+    for (const bucket of buckets) counts[bucket]!++;
+    this.reserve(counts, false);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (this.locations.has(id)) this.delete(id);
@@ -47,6 +50,14 @@ export class ItemStore {
       const slot = this.blocks[bucket]!.push(id, vectors, i * this.dim, label, this.nextOrder++);
       this.locations.set(id, slot * this.bucketCount + bucket);
     }
+  }
+
+  /** Sizes each bucket for `counts[b]` more rows, so loading a file allocates each block once. */
+  reserve(counts: Int32Array, exact: boolean): void {
+    counts.forEach((count, bucket) => {
+      const block = this.blocks[bucket]!;
+      block.reserve(block.count + count, exact);
+    });
   }
 
   /** Restores one item with a given order (used by file loading, which preserves tie order). */

@@ -31,6 +31,14 @@ export class VectorBlock {
     return this.labels.length;
   }
 
+  /**
+   * Makes room for `capacity` rows. `exact` sizes the block to that (loading a file); otherwise it
+   * at least doubles, so many small batches still cost amortised O(1) copies per row.
+   */
+  reserve(capacity: number, exact: boolean): void {
+    if (capacity > this.capacity) this.grow(exact ? capacity : Math.max(capacity, 2 * this.capacity));
+  }
+
   /** Appends a row copied from `source[offset..offset+dim)`; returns its slot. */
   push(id: ItemId, source: Float32Array, offset: number, label: number, order: number): number {
     if (this.count === this.capacity) this.grow(Math.max(16, this.capacity * 2));

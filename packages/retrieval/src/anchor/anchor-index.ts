@@ -89,6 +89,9 @@ export class AnchorIndex implements VectorIndex {
       throw new AnchorageError('UNSUPPORTED', 'the index file has no anchors', { argument: 'file' });
     }
     const index = new AnchorIndex({ dim: file.dim, anchors: file.anchors });
+    const counts = new Int32Array(index.classes);
+    for (const bucket of file.buckets) counts[bucket]!++;
+    index.store.reserve(counts, true);
     for (let i = 0; i < file.ids.length; i++) {
       index.store.restore(file.ids[i]!, file.vectors, i * file.dim, file.labels[i]!, file.buckets[i]!, i);
     }

@@ -38,6 +38,19 @@ function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
+/** Heap plus array-buffer bytes in use, after a collection when node runs with --expose-gc. */
+function heapBytes(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+function gcNote(): string {
+  return typeof (globalThis as { gc?: unknown }).gc === 'function'
+    ? ''
+    : ' (run node with --expose-gc for a settled figure)';
+}
+
 function formatHits(result: SearchResult): string {
   return result.hits
     .map(
@@ -214,6 +227,7 @@ export function createProgram(): Command {
       let anchor: AnchorIndex;
       let queries: Float32Array;
       let source: string;
+      let measuredBytesPerItem: number | undefined;
       if (options.index) {
         anchor = await AnchorIndex.load(options.index);
         flat = await FlatIndex.load(options.index);
@@ -240,7 +254,9 @@ export function createProgram(): Command {
         anchor = new AnchorIndex({ dim: options.dim, anchors: data.anchors });
         const ids = Array.from({ length: options.n }, (_, i) => i);
         flat.add({ ids, vectors: data.database.vectors });
+        const before = heapBytes();
         anchor.add({ ids, vectors: data.database.vectors, labels: data.database.labels });
+        measuredBytesPerItem = (heapBytes() - before) / options.n;
         queries = data.queries;
         source = `synthetic clusters n=${options.n} d=${options.dim} C=${options.classes}`;
       }
@@ -251,13 +267,18 @@ export function createProgram(): Command {
       const header = `${source}, ${queries.length / anchor.dim} queries, k=${options.k}`;
       const table = rows.map(
         (r) =>
-          `${r.index.padEnd(22)} ${r.latencyMs.toFixed(3).padStart(9)} ms ${r.batchQps.toFixed(0).padStart(9)} q/s  ×${r.speedup.toFixed(2).padStart(6)}  recall@${options.k} ${r.recallAtK.toFixed(3)}  scanned ${(100 * r.scannedFraction).toFixed(1)}%`,
+          `${r.index.padEnd(22)} ${r.latencyMs.toFixed(3).padStart(9)} ms ${r.batchQps.toFixed(0).padStart(9)} q/s  ×${r.speedup.toFixed(2).padStart(6)}  recall@${options.k} ${r.recallAtK.toFixed(3)}  scanned ${(100 * r.scannedFraction).toFixed(1)}%  ${r.bytesPerItem.toFixed(0)} B/item`,
       );
       print(
         options.json,
-        { source, queries: queries.length / anchor.dim, k: options.k, rows },
+        { source, queries: queries.length / anchor.dim, k: options.k, measuredBytesPerItem, rows },
         [
           header,
+          ...(measuredBytesPerItem === undefined
+            ? []
+            : [
+                `AnchorIndex build grew heap + array buffers by ${measuredBytesPerItem.toFixed(1)} B/item${gcNote()}`,
+              ]),
           `${'index'.padEnd(22)} ${'median'.padStart(12)} ${'batch'.padStart(13)}  speed-up`,
           ...table,
         ].join('\n'),

@@ -40,6 +40,8 @@ export interface BenchRow {
   scannedFraction: number;
   /** FlatIndex median latency divided by this row's. */
   speedup: number;
+  /** The index's own estimate of its memory per item (typed arrays, ids, id map), bytes. */
+  bytesPerItem: number;
 }
 
 function median(values: number[]): number {
@@ -98,6 +100,7 @@ export function quickBench(
       recallAtK: recall / q,
       scannedFraction: scanned / q,
       speedup: 1,
+      bytesPerItem: 0,
     };
   };
   const rows = [
@@ -116,6 +119,10 @@ export function quickBench(
       ),
     );
   }
-  for (const row of rows) row.speedup = rows[0]!.latencyMs / row.latencyMs;
+  for (const row of rows) {
+    row.speedup = rows[0]!.latencyMs / row.latencyMs;
+    const index = row === rows[0] ? flat : anchor;
+    row.bytesPerItem = index.size === 0 ? 0 : index.memoryBytes / index.size;
+  }
   return rows;
 }

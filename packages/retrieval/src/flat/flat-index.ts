@@ -44,6 +44,7 @@ export class FlatIndex implements VectorIndex {
   /** Builds an index from decoded file contents (items keep their order, so ties rank as before). */
   static fromContents(file: IndexFileContents): FlatIndex {
     const index = new FlatIndex({ dim: file.dim });
+    index.store.reserve(new Int32Array([file.ids.length]), true);
     for (let i = 0; i < file.ids.length; i++) {
       index.store.restore(file.ids[i]!, file.vectors, i * file.dim, file.labels[i]!, 0, i);
     }
