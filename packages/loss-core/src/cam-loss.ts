@@ -1,5 +1,6 @@
 import { AnchorageError } from './errors';
 import { type CamLossOptions, type CamLossOptionsInput, resolveCamOptions } from './options';
+import { createRepellerWorkspace, type RepellerWorkspace, repellerInto } from './repeller';
 import { checkDim, checkLabels, checkMatrix, type FloatArray } from './validate';
 
 /** Input of the CAM loss: B embeddings and their labels, C anchors, all row-major with `dim` columns. */
@@ -30,136 +31,6 @@ export interface CamLossResult<T extends FloatArray = Float32Array> {
     /** ∂loss/∂anchors, C×dim */
     anchors: T;
   };
-}
-
-/** Scratch memory of the repeller pass, owned by `CamLoss` so training steps allocate nothing. */
-interface RepellerWorkspace {
-  /** C×dim float64 accumulator of the anchors' repeller gradient */
-  grad: Float64Array;
-  /** C squared norms and norms */
-  norms2: Float64Array;
-  norms: Float64Array;
-  /** C per-anchor sums of pair coefficients */
-  coefSum: Float64Array;
-  /** dim float64 row accumulator */
-  row: Float64Array;
-}
-
-function createWorkspace(classes: number, dim: number): RepellerWorkspace {
-  return {
-    grad: new Float64Array(classes * dim),
-    norms2: new Float64Array(classes),
-    norms: new Float64Array(classes),
-    coefSum: new Float64Array(classes),
-    row: new Float64Array(dim),
-  };
-}
-
-function exactSquaredDistance(a: FloatArray, oi: number, oj: number, dim: number): number {
-  let s = 0;
-  for (let k = 0; k < dim; k++) {
-    const d = a[oi + k]! - a[oj + k]!;
-    s += d * d;
-  }
-  return s;
-}
-
-/**
- * The repeller term over unordered pairs, adding λ_R·∂/∂anchors into `gradA`.
- *
- * This is the O(C²·dim) part of the loss, so it is arranged for speed:
- * - a pair is skipped without a dot product when |‖c_i‖ − ‖c_j‖| ≥ 2m (then D ≥ 2m);
- * - D² = ‖c_i‖² + ‖c_j‖² − 2·c_i·c_j (one multiply-add per coordinate), recomputed exactly from
- *   differences when it is within rounding of 0 or of (2m)², so that the set of active pairs and
- *   coinciding anchors are decided exactly;
- * - with g = 2h·λ_R/D per active pair, ∂/∂c_i = −Σ_j g (c_i − c_j) is accumulated as
- *   −(Σ_j g)·c_i + Σ_j g·c_j: row i in a dim-long float64 accumulator, the other side scattered
- *   once per pair into a float64 C×dim buffer, converted at the end.
- */
-function repellerInto(
-  anchors: FloatArray,
-  classes: number,
-  dim: number,
-  options: CamLossOptions,
-  gradA: FloatArray,
-  work: RepellerWorkspace,
-): number {
-  const twoM = 2 * options.margin;
-  const twoM2 = twoM * twoM;
-  const pairs = classes * (classes - 1);
-  const sR = options.reduction.repeller === 'mean' ? (pairs > 0 ? 1 / pairs : 0) : 1;
-  const wR = options.repellerWeight * sR;
-  const { grad, norms2, norms, coefSum, row } = work;
-  grad.fill(0);
-  coefSum.fill(0);
-  for (let c = 0; c < classes; c++) {
-    const o = c * dim;
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += anchors[o + k]! * anchors[o + k]!;
-    norms2[c] = s;
-    norms[c] = Math.sqrt(s);
-  }
-  const dim4 = dim - (dim % 4);
-  let repeller = 0;
-  for (let i = 0; i < classes; i++) {
-    const oi = i * dim;
-    const ni2 = norms2[i]!;
-    const ni = norms[i]!;
-    let rowActive = false;
-    for (let j = i + 1; j < classes; j++) {
-      const nj2 = norms2[j]!;
-      const gap = ni - norms[j]!;
-      if (gap >= twoM || -gap >= twoM) continue;
-      const oj = j * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let k = 0;
-      for (; k < dim4; k += 4) {
-        s0 += anchors[oi + k]! * anchors[oj + k]!;
-        s1 += anchors[oi + k + 1]! * anchors[oj + k + 1]!;
-        s2 += anchors[oi + k + 2]! * anchors[oj + k + 2]!;
-        s3 += anchors[oi + k + 3]! * anchors[oj + k + 3]!;
-      }
-      for (; k < dim; k++) s0 += anchors[oi + k]! * anchors[oj + k]!;
-      let dist2 = ni2 + nj2 - 2 * (s0 + s1 + s2 + s3);
-      const rounding = 1e-9 * (ni2 + nj2);
-      if (dist2 <= rounding || Math.abs(dist2 - twoM2) <= rounding)
-        dist2 = exactSquaredDistance(anchors, oi, oj, dim);
-      if (dist2 >= twoM2) continue;
-      const dist = Math.sqrt(dist2);
-      const h = twoM - dist;
-      repeller += h * h;
-      if (wR === 0) continue;
-      const coef = 2 * h * wR;
-      if (dist2 > 0) {
-        const g = coef / dist;
-        if (!rowActive) {
-          row.fill(0);
-          rowActive = true;
-        }
-        coefSum[i] = coefSum[i]! + g;
-        coefSum[j] = coefSum[j]! + g;
-        for (let t = 0; t < dim; t++) {
-          row[t] = row[t]! + g * anchors[oj + t]!;
-          grad[oj + t] = grad[oj + t]! + g * anchors[oi + t]!;
-        }
-      } else {
-        // coinciding anchors: the documented axis sub-gradient
-        const axis = (i + j) % dim;
-        grad[oi + axis] = grad[oi + axis]! - coef;
-        grad[oj + axis] = grad[oj + axis]! + coef;
-      }
-    }
-    if (rowActive) for (let t = 0; t < dim; t++) grad[oi + t] = grad[oi + t]! + row[t]!;
-  }
-  for (let c = 0; c < classes; c++) {
-    const o = c * dim;
-    const g = coefSum[c]!;
-    for (let k = 0; k < dim; k++) gradA[o + k] = gradA[o + k]! + grad[o + k]! - g * anchors[o + k]!;
-  }
-  return repeller * sR;
 }
 
 /**
@@ -282,7 +153,7 @@ export function camLoss<T extends FloatArray = Float32Array>(
   const gradE = new Ctor(input.embeddings.length);
   const gradA = new Ctor(input.anchors.length);
   const terms = { attractor: 0, repeller: 0, minNorm: 0 };
-  const work = createWorkspace(input.anchors.length / input.dim, input.dim);
+  const work = createRepellerWorkspace(input.anchors.length / input.dim, input.dim);
   const loss = computeInto(
     input.embeddings,
     input.labels,
@@ -331,7 +202,7 @@ export class CamLoss {
     this.classes = classes;
     this.options = Object.freeze(resolveCamOptions(options));
     this.gradA = new Float32Array(classes * this.dim);
-    this.work = createWorkspace(classes, this.dim);
+    this.work = createRepellerWorkspace(classes, this.dim);
     this.gradEBuffer = new Float32Array(0);
     this.gradEView = this.gradEBuffer;
     this.result = {
