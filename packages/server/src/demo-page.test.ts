@@ -82,7 +82,7 @@ describe(`demo page in a real browser${reason}`, () => {
       });
       await page.goto(`http://127.0.0.1:${server.port}/`);
       await page.locator('#buckets li').first().waitFor();
-      expect(await page.locator('#stats').innerText()).toContain('5 items');
+      expect(await page.locator('#stats').textContent()).toContain('5 items');
       await page.setInputFiles('#file', imagePath);
       await page.locator('.hit').nth(4).waitFor();
       const hits = await page.locator('.hit').allInnerTexts();
@@ -91,7 +91,7 @@ describe(`demo page in a real browser${reason}`, () => {
       expect(hits[0]).toContain('distance² 0.0000');
       expect(hits[1]).toContain('distance² 4.0000');
       expect(hits[0]).toContain('class class-1');
-      expect(await page.locator('.predicted').innerText()).toContain('predicted class: class-');
+      expect(await page.locator('.predicted').textContent()).toContain('predicted class: class-');
       expect(errors).toEqual([]);
       expect(foreign).toEqual([]);
       await page.close();
