@@ -1,1 +1,4 @@
-export {};
+export * from './backends/index';
+export * from './data/index';
+export * from './models/index';
+export { Random, type RandomState } from './random';
