@@ -1,0 +1,1 @@
+export { type CamTerms, TfCamLoss, type TfCamLossOptions } from './cam-loss';

@@ -1,0 +1,7 @@
+export {
+  createParallelEngine,
+  type ParallelEngine,
+  type ParallelEngineOptions,
+  shardBatch,
+  startWorker,
+} from './parallel-engine';

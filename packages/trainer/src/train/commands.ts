@@ -1,0 +1,188 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { BackendRequest } from '../backends';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw new InvalidArgumentError(`"${value}" is not a number`);
+  return n;
+}
+
+function integer(value: string): number {
+  const n = number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  return n;
+}
+
+function integerList(value: string): number[] {
+  return value.split(',').map((part) => integer(part));
+}
+
+interface TrainFlags {
+  dataset: string;
+  data?: string;
+  backbone: string;
+  loss: 'cam';
+  margin: number;
+  minNorm: number;
+  repellerWeight: number;
+  minNormWeight: number;
+  anchorInit: 'spread' | 'random';
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  anchorLr: number;
+  dim: number;
+  seed: number;
+  backend: string;
+  shots?: number;
+  limit?: number;
+  workers: number;
+  out: string;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+interface EvalFlags {
+  checkpoint?: string;
+  dataset?: string;
+  data?: string;
+  json?: boolean;
+  baseline?: 'pixels';
+  backend: string;
+  probes: number[];
+}
+
+/** Runs `action`, turning an `AnchorageError` into one `error: …` line and exit status 1. */
+async function reportErrors(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof AnchorageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Adds `train` and `eval` to a commander program. Other command groups (export, embed) register
+ * themselves on the same program, so `anchorage-train` stays one binary.
+ */
+export function registerTrainCommands(program: Command): void {
+  const d = DEFAULT_TRAIN_CONFIG;
+  program
+    .command('train')
+    .description('train a backbone and its class anchors with the CAM loss')
+    .requiredOption('--dataset <name>', 'dataset: mnist | fashion-mnist')
+    .option('--data <dir>', "dataset folder (default: the dataset's default folder)")
+    .option('--backbone <name>', 'backbone', d.backbone)
+    .addOption(new Option('--loss <name>', 'loss').choices(['cam']).default(d.loss))
+    .option('--margin <m>', 'CAM margin m (anchors ≥ 2m apart)', number, d.margin)
+    .option('--min-norm <p>', 'CAM minimum anchor norm p', number, d.minNorm)
+    .option('--repeller-weight <w>', 'weight of the repeller term', number, d.repellerWeight)
+    .option('--min-norm-weight <w>', 'weight of the minimum-norm term', number, d.minNormWeight)
+    .addOption(
+      new Option('--anchor-init <how>', 'anchor initialisation')
+        .choices(['spread', 'random'])
+        .default(d.anchorInit),
+    )
+    .option('--epochs <n>', 'epochs', integer, d.epochs)
+    .option('--batch-size <n>', 'batch size', integer, d.batchSize)
+    .option('--lr <lr>', 'Adam learning rate of the backbone', number, d.lr)
+    .option('--anchor-lr <lr>', 'Adam learning rate of the anchors', number, d.anchorLr)
+    .option('--dim <d>', 'embedding size', integer, d.dim)
+    .option('--seed <n>', 'seed of everything random', integer, d.seed)
+    .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', d.backend)
+    .option('--shots <k>', 'few-shot: training images per class', integer)
+    .option('--limit <n>', 'train on a seeded random subset of n images', integer)
+    .option('--workers <n>', 'data-parallel worker threads (wasm), 1 = none', integer, d.workers)
+    .requiredOption('--out <dir>', 'output folder: checkpoint/ and metrics.jsonl')
+    .option(
+      '--resume',
+      'continue the run in --out from its checkpoint (its config is reused; --epochs may grow)',
+    )
+    .option('--quiet', 'no progress bar or log lines')
+    .action((flags: TrainFlags, command: Command) =>
+      reportErrors(async () => {
+        const { train } = await import('./train');
+        const { out, resume, quiet, ...rest } = flags;
+        const input: TrainConfigInput = { ...rest };
+        if (resume) {
+          // A resumed run keeps its recorded config; only flags given explicitly may change it.
+          for (const key of ['epochs', 'backend', 'workers', 'lr', 'anchorLr'] as const) {
+            if (command.getOptionValueSource(key) !== 'cli') delete input[key];
+          }
+        }
+        const controller = new AbortController();
+        const onSigint = (): void => {
+          if (controller.signal.aborted) process.exit(130);
+          process.stderr.write(
+            '\nstopping after this step (press Ctrl-C again to quit without a checkpoint)…\n',
+          );
+          controller.abort();
+        };
+        process.on('SIGINT', onSigint);
+        try {
+          const result = await train(input, { out, resume, quiet, signal: controller.signal });
+          if (result.status === 'stopped') process.exitCode = 130;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }),
+    );
+
+  program
+    .command('eval')
+    .description(
+      'evaluate a checkpoint: mAP, mAP@100, P@10, P@100 and two-stage search (train split = database, test split = queries)',
+    )
+    .option('--checkpoint <dir>', 'a run folder (from train --out) or its checkpoint/ folder')
+    .option('--dataset <name>', "dataset (default: the checkpoint's)")
+    .option('--data <dir>', "dataset folder (default: the checkpoint's, else the dataset's default)")
+    .addOption(
+      new Option('--baseline <kind>', 'evaluate a baseline instead of a checkpoint').choices(['pixels']),
+    )
+    .option('--probes <list>', 'probes of the two-stage search', integerList, [1, 2, 3])
+    .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', 'auto')
+    .option('--json', 'print one JSON object instead of the table')
+    .action((flags: EvalFlags) =>
+      reportErrors(async () => {
+        const { selectBackend } = await import('../backends');
+        const evaluate = await import('./evaluate');
+        if (flags.baseline === undefined && flags.checkpoint === undefined) {
+          throw new AnchorageError(
+            'INVALID_ARGUMENT',
+            'eval needs --checkpoint <dir> (or --baseline pixels --dataset <name>)',
+            {
+              argument: 'checkpoint',
+            },
+          );
+        }
+        if (flags.baseline !== undefined && flags.dataset === undefined) {
+          throw new AnchorageError('INVALID_ARGUMENT', 'eval --baseline needs --dataset <name>', {
+            argument: 'dataset',
+          });
+        }
+        const backend = await selectBackend(flags.backend as BackendRequest);
+        const report =
+          flags.baseline === 'pixels'
+            ? await evaluate.evaluatePixelBaseline({ dataset: flags.dataset!, data: flags.data })
+            : await evaluate.evaluateCheckpoint({
+                checkpoint: flags.checkpoint!,
+                dataset: flags.dataset,
+                data: flags.data,
+                probes: flags.probes,
+              });
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify({ ...report, backend: backend.name })}\n`
+            : `${evaluate.formatEvalReport(report)}\n`,
+        );
+      }),
+    );
+}

@@ -1,0 +1,212 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import * as tf from '@tensorflow/tfjs';
+import {
+  type Dataset,
+  imageSize,
+  iterateBatches,
+  loadDataset,
+  type Normalization,
+  sampleShots,
+  subset,
+} from '../data';
+import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './checkpoint';
+import { evaluateRetrieval, type RetrievalMetrics, type TwoStageMetrics } from './retrieval-metrics';
+
+/** Embeds every image of a dataset (in order) with a model: N×d row-major. */
+export function embedDataset(
+  model: tf.LayersModel,
+  dataset: Dataset,
+  normalization: Normalization,
+  batchSize = 256,
+): Float32Array {
+  const n = dataset.labels.length;
+  const dim = (model.outputs[0]!.shape as number[])[1]!;
+  const out = new Float32Array(n * dim);
+  let offset = 0;
+  for (const batch of iterateBatches(dataset, { batchSize, normalization })) {
+    const values = tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.size, dataset.height, dataset.width, dataset.channels]);
+      return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    });
+    out.set(values, offset);
+    offset += values.length;
+  }
+  return out;
+}
+
+/** A model restored from a checkpoint, ready for inference. */
+export interface LoadedCheckpoint {
+  model: tf.LayersModel;
+  /** C×d row-major. */
+  anchors: Float32Array;
+  state: CheckpointState;
+}
+
+/**
+ * Loads the model, anchors and state of a checkpoint (a run's output folder or its `checkpoint/`).
+ * The tfjs backend must already be selected.
+ */
+export async function loadCheckpointModel(path: string): Promise<LoadedCheckpoint> {
+  const { snapshot, state } = await loadCheckpoint(path);
+  const model = await modelFromSnapshot(snapshot.model);
+  return { model, anchors: snapshot.anchors, state };
+}
+
+/** The result of `anchorage-train eval`: the protocol's numbers and what they were measured on. */
+export interface EvalReport extends RetrievalMetrics {
+  dataset: string;
+  /** What was ranked: the model's embeddings or normalised raw pixels. */
+  method: 'model' | 'pixels';
+  databaseSize: number;
+  querySize: number;
+  dim: number;
+  /** Two-stage search per probe (model evaluation only). */
+  twoStage: TwoStageMetrics[];
+  /** Wall time of embedding and ranking, ms. */
+  wallMs: number;
+  /** For a model: the training config and progress recorded in the checkpoint. */
+  training?: Pick<CheckpointState, 'config' | 'progress' | 'backend'>;
+}
+
+async function splits(
+  name: string,
+  dir: string | undefined,
+  shots: { shots: number; seed: number } | undefined,
+): Promise<{ database: Dataset; queries: Dataset }> {
+  let [database, queries] = await Promise.all([
+    loadDataset({ name, dir, split: 'train' }),
+    loadDataset({ name, dir, split: 'test' }),
+  ]);
+  // DESIGN.md: a few-shot model's database is the same reduced split it was trained on.
+  if (shots)
+    database = subset(
+      database,
+      sampleShots(database.labels, shots.shots, shots.seed, database.classes.length),
+    );
+  return { database, queries };
+}
+
+/**
+ * Evaluates a checkpoint with the DESIGN.md protocol: database = the training split's embeddings
+ * (the few-shot split when the model was trained few-shot; `limit` is ignored), queries = the
+ * test split; plus the two-stage search with each of `probes`.
+ */
+export async function evaluateCheckpoint(options: {
+  checkpoint: string;
+  dataset?: string;
+  data?: string;
+  probes?: readonly number[];
+}): Promise<EvalReport> {
+  const started = performance.now();
+  const { model, anchors, state } = await loadCheckpointModel(options.checkpoint);
+  try {
+    const name = options.dataset ?? state.config.dataset;
+    const dir = options.data ?? (options.dataset === undefined ? state.config.data : undefined);
+    const shots =
+      state.config.shots === undefined ? undefined : { shots: state.config.shots, seed: state.config.seed };
+    const { database, queries } = await splits(name, dir, shots);
+    const classes = database.classes.length;
+    if (classes !== state.dataset.classes) {
+      throw new AnchorageError(
+        'DIMENSION_MISMATCH',
+        `dataset ${name} has ${classes} classes but the checkpoint's anchors are for ${state.dataset.classes}`,
+        { argument: 'dataset', value: name },
+      );
+    }
+    const normalization = { mean: state.input.mean, std: state.input.std };
+    const dbVectors = embedDataset(model, database, normalization);
+    const queryVectors = embedDataset(model, queries, normalization);
+    const { exhaustive, twoStage } = evaluateRetrieval({
+      database: dbVectors,
+      databaseLabels: database.labels,
+      queries: queryVectors,
+      queryLabels: queries.labels,
+      dim: state.dim,
+      classes,
+      anchors,
+      probes: options.probes ?? [1, 2, 3],
+    });
+    return {
+      dataset: name,
+      method: 'model',
+      databaseSize: database.labels.length,
+      querySize: queries.labels.length,
+      dim: state.dim,
+      ...exhaustive,
+      twoStage,
+      wallMs: performance.now() - started,
+      training: { config: state.config, progress: state.progress, backend: state.backend },
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The raw-pixel L2 baseline: the same protocol on the images themselves (pixels / 255), the
+ * reference a trained embedding has to beat.
+ */
+export async function evaluatePixelBaseline(options: {
+  dataset: string;
+  data?: string;
+}): Promise<EvalReport> {
+  const started = performance.now();
+  const { database, queries } = await splits(options.dataset, options.data, undefined);
+  const dim = imageSize(database);
+  const toFloat = (d: Dataset) => Float32Array.from(d.images, (p) => p / 255);
+  const { exhaustive } = evaluateRetrieval({
+    database: toFloat(database),
+    databaseLabels: database.labels,
+    queries: toFloat(queries),
+    queryLabels: queries.labels,
+    dim,
+    classes: database.classes.length,
+  });
+  return {
+    dataset: options.dataset,
+    method: 'pixels',
+    databaseSize: database.labels.length,
+    querySize: queries.labels.length,
+    dim,
+    ...exhaustive,
+    twoStage: [],
+    wallMs: performance.now() - started,
+  };
+}
+
+function pct(value: number): string {
+  return `${(100 * value).toFixed(2)}`;
+}
+
+/** The protocol table as printed by `anchorage-train eval`. */
+export function formatEvalReport(report: EvalReport): string {
+  const lines: string[] = [];
+  const what =
+    report.method === 'pixels'
+      ? `raw pixels (${report.dim}-d, L2)`
+      : `${report.training?.config.backbone ?? 'model'} d=${report.dim}, CAM ` +
+        `(margin ${report.training?.config.margin}, minNorm ${report.training?.config.minNorm}), ` +
+        `${report.training?.progress.epoch} epochs`;
+  lines.push(
+    `${report.dataset}: database ${report.databaseSize} (train), queries ${report.querySize} (test); ${what}`,
+  );
+  const header = ['', 'exhaustive', ...report.twoStage.map((t) => `probe ${t.probe}`)];
+  const rows: string[][] = [
+    ['mAP', pct(report.mAP), ...report.twoStage.map((t) => pct(t.mAP))],
+    ['mAP@100', pct(report.mapAt100), ...report.twoStage.map((t) => pct(t.mapAt100))],
+    ['P@10', pct(report.precisionAt10), ...report.twoStage.map((t) => pct(t.precisionAt10))],
+    ['P@100', pct(report.precisionAt100), ...report.twoStage.map((t) => pct(t.precisionAt100))],
+  ];
+  if (report.twoStage.length > 0) {
+    rows.push(['mAP kept', '100.00', ...report.twoStage.map((t) => pct(t.mapKept))]);
+    rows.push(['scanned', '100.00', ...report.twoStage.map((t) => pct(t.fractionScanned))]);
+    rows.push(['stage-1 recall', '-', ...report.twoStage.map((t) => pct(t.stage1Recall))]);
+  }
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  lines.push(`${line(header)}   (%)`);
+  for (const row of rows) lines.push(line(row));
+  lines.push(`wall time ${(report.wallMs / 1000).toFixed(1)} s`);
+  return lines.join('\n');
+}

@@ -1,0 +1,11 @@
+import { Command } from 'commander';
+import { registerTrainCommands } from './commands';
+
+/** The `anchorage-train` program with every command group registered. */
+export function createProgram(): Command {
+  const program = new Command('anchorage-train')
+    .description('train and evaluate CAM image-retrieval models on TensorFlow.js')
+    .showHelpAfterError();
+  registerTrainCommands(program);
+  return program;
+}

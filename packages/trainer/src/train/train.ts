@@ -1,0 +1,307 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AnchorageError } from '@anchorage/loss-core';
+import type { BackendRequest } from '../backends';
+import type { CamTerms } from '../cam';
+import {
+  batchCount,
+  type Dataset,
+  epochOrder,
+  iterateBatches,
+  limitIndices,
+  loadDataset,
+  sampleShots,
+  subset,
+} from '../data';
+import { Random, type RandomState } from '../random';
+import {
+  CHECKPOINT_DIR,
+  CHECKPOINT_FORMAT_VERSION,
+  type CheckpointState,
+  loadCheckpoint,
+  resolveCheckpointDir,
+  saveCheckpoint,
+  type TrainingSnapshot,
+  type TrainProgress,
+} from './checkpoint';
+import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import type { TrainingEngine } from './engine';
+import { createProgressReporter } from './progress';
+
+/** What {@link train} reports after each applied step. */
+export interface StepEvent {
+  epoch: number;
+  /** Steps applied since the start of the run (resumed sessions included). */
+  step: number;
+  batchInEpoch: number;
+  batchesPerEpoch: number;
+  terms: CamTerms;
+  /** Images in this step's batch. */
+  batchSize: number;
+}
+
+/** Options of {@link train} that are not part of the run's config. */
+export interface TrainOptions {
+  /** The run's output folder: `checkpoint/` and `metrics.jsonl` live there. */
+  out: string;
+  /**
+   * Continue from `out`'s checkpoint. The config comes from the checkpoint; only `epochs`,
+   * `backend`, `workers`, `lr` and `anchorLr` given in the input replace the recorded ones.
+   */
+  resume?: boolean;
+  /** Aborting stops after the current step and writes a checkpoint (the CLI wires SIGINT to it). */
+  signal?: AbortSignal;
+  /** No progress bar and no log lines. */
+  quiet?: boolean;
+  /** Called after every applied step. */
+  onStep?: (event: StepEvent) => void;
+  /** Where human-readable lines go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** How a run ended. */
+export interface TrainResult {
+  status: 'completed' | 'stopped';
+  config: TrainConfig;
+  progress: TrainProgress;
+  checkpointDir: string;
+  lastTerms: CamTerms | undefined;
+  backend: string;
+}
+
+/** Creates the engine a config asks for; the parallel engine is loaded only when used. */
+async function createEngine(
+  config: TrainConfig,
+  inputShape: [number, number, number],
+  classes: number,
+  snapshot: TrainingSnapshot | undefined,
+  log: (line: string) => void,
+): Promise<TrainingEngine> {
+  if (config.workers > 1) {
+    const { createParallelEngine } = await import('../parallel');
+    return createParallelEngine({ config, inputShape, classes, snapshot, workers: config.workers });
+  }
+  const { selectBackend } = await import('../backends');
+  await selectBackend(config.backend as BackendRequest, { log });
+  const { createLocalEngine } = await import('./local-engine');
+  return createLocalEngine({ config, inputShape, classes, snapshot });
+}
+
+/** The training split after `shots` and `limit`, exactly as the run sees it. */
+export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
+  let train = await loadDataset({ name: config.dataset, dir: config.data, split: 'train' });
+  if (config.shots !== undefined) {
+    train = subset(train, sampleShots(train.labels, config.shots, config.seed, train.classes.length));
+  }
+  if (config.limit !== undefined && config.limit < train.labels.length) {
+    train = subset(train, limitIndices(train.labels.length, config.limit, config.seed));
+  }
+  return train;
+}
+
+/**
+ * Trains a backbone and its class anchors with the CAM loss. Seeded end to end: the same config
+ * on the same backend gives the same weights, and a run stopped and resumed from its checkpoint
+ * gives the same weights as one that never stopped. Writes `out/metrics.jsonl` (one JSON object
+ * per step and per epoch) and `out/checkpoint/` after every epoch and when stopped. A NaN/Inf
+ * loss throws `AnchorageError` (code `NON_FINITE`) and leaves the last good checkpoint in place.
+ * @example
+ * const result = await train({ dataset: 'fashion-mnist', epochs: 5 }, { out: 'runs/fmnist' });
+ */
+export async function train(input: TrainConfigInput, options: TrainOptions): Promise<TrainResult> {
+  const log = options.quiet
+    ? () => {}
+    : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+  const checkpointDir = join(options.out, CHECKPOINT_DIR);
+  const existing = await resolveCheckpointDir(options.out);
+  let config: TrainConfig;
+  let restored: { snapshot: TrainingSnapshot; state: CheckpointState } | undefined;
+  if (options.resume && existing !== undefined) {
+    restored = await loadCheckpoint(options.out);
+    const recorded = restored.state.config;
+    config = resolveTrainConfig({
+      ...recorded,
+      epochs: input.epochs ?? recorded.epochs,
+      backend: input.backend ?? recorded.backend,
+      workers: input.workers ?? recorded.workers,
+      lr: input.lr ?? recorded.lr,
+      anchorLr: input.anchorLr ?? recorded.anchorLr,
+    });
+    log(
+      `resuming ${existing} at epoch ${restored.state.progress.epoch + 1}, step ${restored.state.progress.step}`,
+    );
+  } else {
+    if (existing !== undefined) {
+      throw new AnchorageError(
+        'INVALID_ARGUMENT',
+        `${options.out} already holds a checkpoint: pass resume (--resume) to continue it or choose another out folder`,
+        { argument: 'out', value: options.out },
+      );
+    }
+    config = resolveTrainConfig(input);
+  }
+
+  const trainSet = await loadTrainingSet(config);
+  const inputShape: [number, number, number] = [trainSet.height, trainSet.width, trainSet.channels];
+  const classes = trainSet.classes.length;
+  const size = trainSet.labels.length;
+  const batchesPerEpoch = batchCount(size, config.batchSize);
+
+  const rng = new Random(config.seed);
+  const progress: TrainProgress = restored
+    ? { ...restored.state.progress }
+    : { epoch: 0, batchInEpoch: 0, step: 0, epochRngState: rng.getState(), elapsedMs: 0 };
+  let lastTerms: CamTerms | undefined = restored?.state.lastTerms;
+
+  const engine = await createEngine(config, inputShape, classes, restored?.snapshot, log);
+  mkdirSync(options.out, { recursive: true });
+  const metricsPath = join(options.out, 'metrics.jsonl');
+  const record = (entry: object): void => appendFileSync(metricsPath, `${JSON.stringify(entry)}\n`);
+  record({
+    type: 'start',
+    resumed: restored !== undefined,
+    backend: engine.backend,
+    trainSize: size,
+    config,
+  });
+  log(
+    `training ${config.backbone} (d=${config.dim}) with CAM on ${config.dataset} (${size} images, ${classes} classes), ` +
+      `${config.epochs} epochs × ${batchesPerEpoch} batches of ${config.batchSize}, backend ${engine.backend}`,
+  );
+
+  let hasCheckpoint = restored !== undefined;
+  const checkpoint = async (): Promise<void> => {
+    const state: CheckpointState = {
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      config,
+      dataset: { name: config.dataset, classes, classNames: [...trainSet.classes], trainSize: size },
+      input: {
+        height: inputShape[0],
+        width: inputShape[1],
+        channels: inputShape[2],
+        mean: [...config.normalization.mean],
+        std: [...config.normalization.std],
+      },
+      dim: config.dim,
+      progress: { ...progress },
+      lastTerms,
+      backend: engine.backend,
+      savedAt: new Date().toISOString(),
+    };
+    await saveCheckpoint(checkpointDir, await engine.snapshot(), state);
+    hasCheckpoint = true;
+  };
+
+  const reporter = createProgressReporter({
+    enabled: !options.quiet,
+    total: config.epochs * batchesPerEpoch,
+    start: progress.step,
+    log,
+  });
+  let sessionStart = performance.now();
+  const elapsed = (): number => progress.elapsedMs + (performance.now() - sessionStart);
+  const result = (status: TrainResult['status']): TrainResult => ({
+    status,
+    config,
+    progress: { ...progress },
+    checkpointDir,
+    lastTerms,
+    backend: engine.backend,
+  });
+
+  try {
+    while (progress.epoch < config.epochs) {
+      const epoch = progress.epoch;
+      rng.setState(progress.epochRngState as RandomState);
+      const order = epochOrder(size, rng);
+      const epochSums = { loss: 0, attractor: 0, repeller: 0, minNorm: 0, count: 0 };
+      const batches = iterateBatches(trainSet, {
+        batchSize: config.batchSize,
+        order,
+        startBatch: progress.batchInEpoch,
+        normalization: config.normalization,
+      });
+      for (const batch of batches) {
+        const stepStart = performance.now();
+        const outcome = await engine.step(batch);
+        if (!outcome.applied) {
+          reporter.stop();
+          const t = outcome.terms;
+          const message =
+            `the loss became ${t.loss} at epoch ${epoch + 1}, batch ${progress.batchInEpoch + 1} ` +
+            `(attractor ${t.attractor}, repeller ${t.repeller}, minNorm ${t.minNorm}); training stopped. ` +
+            (hasCheckpoint
+              ? `The last good checkpoint is kept in ${checkpointDir}. `
+              : 'No checkpoint was written. ') +
+            'Lower --lr / --anchor-lr.';
+          record({ type: 'error', code: 'NON_FINITE', epoch, step: progress.step, terms: t, message });
+          throw new AnchorageError('NON_FINITE', message, { argument: 'lr', value: config.lr });
+        }
+        progress.batchInEpoch += 1;
+        progress.step += 1;
+        lastTerms = outcome.terms;
+        epochSums.loss += outcome.terms.loss * batch.size;
+        epochSums.attractor += outcome.terms.attractor * batch.size;
+        epochSums.repeller += outcome.terms.repeller * batch.size;
+        epochSums.minNorm += outcome.terms.minNorm * batch.size;
+        epochSums.count += batch.size;
+        const stepMs = performance.now() - stepStart;
+        record({ type: 'step', epoch, step: progress.step, ...outcome.terms, images: batch.size, stepMs });
+        reporter.update(progress.step, {
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          terms: outcome.terms,
+          images: batch.size,
+          stepMs,
+        });
+        options.onStep?.({
+          epoch,
+          step: progress.step,
+          batchInEpoch: progress.batchInEpoch,
+          batchesPerEpoch,
+          terms: outcome.terms,
+          batchSize: batch.size,
+        });
+        // Steps on cpu/wasm finish synchronously; without a turn of the event loop a SIGINT handler
+        // (and anything else waiting on I/O) would never run until training ended.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.signal?.aborted) {
+          reporter.stop();
+          progress.elapsedMs = elapsed();
+          sessionStart = performance.now();
+          await checkpoint();
+          record({ type: 'stopped', epoch, step: progress.step, elapsedMs: progress.elapsedMs });
+          log(
+            `stopped at epoch ${epoch + 1}, step ${progress.step}; checkpoint in ${checkpointDir} (resume with --resume)`,
+          );
+          return result('stopped');
+        }
+      }
+      progress.epoch += 1;
+      progress.batchInEpoch = 0;
+      progress.epochRngState = rng.getState();
+      progress.elapsedMs = elapsed();
+      sessionStart = performance.now();
+      await checkpoint();
+      const n = Math.max(epochSums.count, 1);
+      const means = {
+        loss: epochSums.loss / n,
+        attractor: epochSums.attractor / n,
+        repeller: epochSums.repeller / n,
+        minNorm: epochSums.minNorm / n,
+      };
+      record({ type: 'epoch', epoch, step: progress.step, ...means, elapsedMs: progress.elapsedMs });
+      reporter.log(
+        `epoch ${epoch + 1}/${config.epochs}: loss ${means.loss.toFixed(4)} (attractor ${means.attractor.toFixed(4)}, ` +
+          `repeller ${means.repeller.toFixed(4)}, minNorm ${means.minNorm.toFixed(4)}), ` +
+          `${(progress.elapsedMs / 1000).toFixed(1)} s`,
+      );
+    }
+    reporter.stop();
+    record({ type: 'end', step: progress.step, elapsedMs: progress.elapsedMs });
+    return result('completed');
+  } finally {
+    reporter.stop();
+    await engine.dispose();
+  }
+}
