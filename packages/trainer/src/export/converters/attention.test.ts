@@ -1,6 +1,31 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportChecker, onnxOpTypes, randomizeWeights } from '../onnx-test-support';
+import { registerOnnxConverter } from '../registry';
+
+/** A learned position embedding added to every token: the kind of custom layer a ViT brings. */
+class PositionEmbedding extends tf.layers.Layer {
+  static className = 'TestPositionEmbedding';
+  embedding: tf.LayerVariable | undefined;
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const [, tokens, dim] = inputShape as [null, number, number];
+    this.embedding = this.addWeight(
+      'embedding',
+      [tokens, dim],
+      'float32',
+      tf.initializers.randomNormal({ seed: 1 }),
+    );
+    this.built = true;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => tf.add(x, this.embedding!.read()));
+  }
+  override getClassName(): string {
+    return PositionEmbedding.className;
+  }
+}
+tf.serialization.registerClass(PositionEmbedding);
 
 const check = exportChecker();
 beforeAll(() => tf.setBackend('cpu'));
@@ -53,5 +78,31 @@ describe('attention pieces', () => {
     for (const op of ['MatMul', 'Softmax', 'Transpose', 'LayerNormalization', 'Erf'])
       expect(ops).toContain(op);
     expect(outputDims[1]).toEqual([7, 8]);
+  });
+
+  it('a ViT-shaped model: patchify Conv2D, Reshape to tokens, custom position embedding, attention', async () => {
+    const unregister = registerOnnxConverter(PositionEmbedding.className, (call, ctx) => {
+      const e = ctx.weight(call.layer, 'embedding');
+      const x = ctx.channelsLast(call.inputs[0]!);
+      return {
+        name: ctx.graph.node('Add', [x, ctx.graph.addFloat(`${call.layer.name}/embedding`, e.data, e.shape)]),
+      };
+    });
+    try {
+      const image = tf.input({ shape: [8, 8, 1] });
+      const patches = tf.layers
+        .conv2d({ filters: 8, kernelSize: 4, strides: 4 })
+        .apply(image) as tf.SymbolicTensor;
+      const tokens = tf.layers.reshape({ targetShape: [4, 8] }).apply(patches) as tf.SymbolicTensor;
+      const placed = new PositionEmbedding({}).apply(tokens) as tf.SymbolicTensor;
+      const encoded = attentionBlock(4, 8).apply(placed) as tf.SymbolicTensor;
+      const head = tf.layers.dense({ units: 6 }).apply(encoded) as tf.SymbolicTensor;
+      const { outputDims } = await check.expectMatch(
+        randomizeWeights(tf.model({ inputs: image, outputs: head }), 11),
+      );
+      expect(outputDims[1]).toEqual([7, 6]);
+    } finally {
+      unregister();
+    }
   });
 });

@@ -51,4 +51,27 @@ describe('merge layers', () => {
     });
     await check.expectMatch(randomizeWeights(model, 3));
   });
+
+  it('a resnet18 basic block with a strided 1×1 projection shortcut (every BN folded)', async () => {
+    const input = tf.input({ shape: [8, 8, 4] });
+    const convBn = (x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number) =>
+      tf.layers
+        .batchNormalization()
+        .apply(
+          tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false }).apply(x),
+        ) as tf.SymbolicTensor;
+    const a = tf.layers.reLU().apply(convBn(input, 8, 3, 2)) as tf.SymbolicTensor;
+    const b = convBn(a, 8, 3, 1);
+    const shortcut = convBn(input, 8, 1, 2);
+    const out = tf.layers.reLU().apply(tf.layers.add().apply([b, shortcut])) as tf.SymbolicTensor;
+    const model = tf.model({
+      inputs: input,
+      outputs: tf.layers.globalAveragePooling2d({}).apply(out) as tf.SymbolicTensor,
+    });
+    const { bytes } = await check.expectMatch(randomizeWeights(model, 4));
+    const ops = onnxOpTypes(bytes);
+    expect(ops.filter((op) => op === 'Conv')).toHaveLength(3);
+    expect(ops).not.toContain('Mul');
+    expect(ops.filter((op) => op === 'Transpose')).toHaveLength(1);
+  });
 });
