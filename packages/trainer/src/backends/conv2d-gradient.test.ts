@@ -13,7 +13,13 @@ interface Case {
   pad: Pad;
 }
 
+// Inputs with ≤ 4 channels take the matMul path for the filter gradient, wider ones the conv path.
 const cases: Case[] = [
+  { x: [2, 7, 7, 6], filter: [3, 3, 6, 4], strides: [1, 1], pad: 'same' },
+  { x: [2, 7, 6, 5], filter: [3, 3, 5, 4], strides: [1, 1], pad: 'valid' },
+  { x: [2, 9, 8, 6], filter: [3, 2, 6, 3], strides: [2, 3], pad: 'valid' },
+  { x: [2, 8, 8, 8], filter: [3, 3, 8, 5], strides: [2, 2], pad: 'same' },
+  { x: [2, 6, 7, 5], filter: [3, 3, 5, 2], strides: [2, 2], pad: 1 },
   { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 4], strides: [1, 1], pad: 'valid' },
   { x: [2, 8, 8, 2], filter: [3, 3, 2, 5], strides: [2, 2], pad: 'same' },
