@@ -12,22 +12,33 @@ export function latency(nanoseconds: Float64Array): Latency {
   return { medianUs: at(0.5) / 1000, p99Us: at(0.99) / 1000 };
 }
 
-/** Times `run(i)` once per query; returns nanoseconds per call. */
-export function timeEach(count: number, run: (i: number) => void): Float64Array {
-  const out = new Float64Array(count);
+/**
+ * Times `run(i)` once per query: wall-clock and process CPU nanoseconds per call. On a machine
+ * shared with other work, wall time of a long call includes the time other processes held the
+ * core; CPU time does not, so ratios between short and long calls are taken on CPU time.
+ */
+export function timeEach(count: number, run: (i: number) => void): { wall: Float64Array; cpu: Float64Array } {
+  const wall = new Float64Array(count);
+  const cpu = new Float64Array(count);
   for (let i = 0; i < count; i++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     run(i);
-    out[i] = Number(process.hrtime.bigint() - t0);
+    wall[i] = Number(process.hrtime.bigint() - t0);
+    const c = process.cpuUsage(c0);
+    cpu[i] = (c.user + c.system) * 1000;
   }
-  return out;
+  return { wall, cpu };
 }
 
-/** Wall seconds of one call. */
-export function timeOnce<T>(run: () => T): { seconds: number; value: T } {
+/** Wall and process CPU seconds of one call. */
+export function timeOnce<T>(run: () => T): { seconds: number; cpuSeconds: number; value: T } {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const value = run();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6, value };
 }
 
 /** Mean over queries of |found ∩ exact| / |exact| (recall@k against the exact top-k). */
