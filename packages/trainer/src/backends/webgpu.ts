@@ -42,12 +42,23 @@ export async function tryWebGpu(importModule: ModuleImporter = importOptional): 
   }
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  let adapter: Awaited<ReturnType<ReturnType<WebGpuModule['create']>['requestAdapter']>>;
+  const result = await startWebGpu(webgpu, importModule);
+  // on failure leave no half-made navigator behind: other code tests `navigator.gpu` to pick a path
+  if (!result.ok) {
+    if (previous === undefined) delete scope.navigator;
+    else Object.defineProperty(globalThis, 'navigator', previous);
+  }
+  return result;
+}
+
+type Gpu = ReturnType<WebGpuModule['create']>;
+
+async function startWebGpu(webgpu: WebGpuModule, importModule: ModuleImporter): Promise<BackendAttempt> {
+  const scope = globalThis as { navigator?: { gpu?: unknown } };
+  let adapter: Awaited<ReturnType<Gpu['requestAdapter']>>;
   try {
     Object.assign(globalThis, webgpu.globals);
-    const gpu = scope.navigator?.gpu
-      ? (scope.navigator.gpu as ReturnType<WebGpuModule['create']>)
-      : webgpu.create([]);
+    const gpu = (scope.navigator?.gpu as Gpu | undefined) ?? webgpu.create([]);
     if (!scope.navigator?.gpu) {
       Object.defineProperty(globalThis, 'navigator', {
         value: { ...(scope.navigator ?? {}), gpu },
@@ -57,14 +68,9 @@ export async function tryWebGpu(importModule: ModuleImporter = importOptional): 
     }
     adapter = await gpu.requestAdapter();
   } catch (error) {
-    adapter = null;
-    if (previous === undefined) delete scope.navigator;
-    else Object.defineProperty(globalThis, 'navigator', previous);
     return { ok: false, reason: `Dawn failed to start (${message(error)})` };
   }
   if (adapter === null) {
-    if (previous === undefined) delete scope.navigator;
-    else Object.defineProperty(globalThis, 'navigator', previous);
     return {
       ok: false,
       reason: 'no WebGPU adapter: Dawn found no GPU through Vulkan (no GPU, no driver, or no libvulkan.so.1)',
