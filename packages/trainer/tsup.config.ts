@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // the CLI is built as its own entry (package.json "bin") once it exists
-  entry: ['src/index.ts', ...(existsSync('src/cli.ts') ? ['src/cli.ts'] : [])],
+  // src/parallel/worker.ts → dist/parallel/worker.js, started by the data-parallel engine
+  entry: ['src/index.ts', 'src/parallel/worker.ts', ...(existsSync('src/cli.ts') ? ['src/cli.ts'] : [])],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

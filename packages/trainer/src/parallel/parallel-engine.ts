@@ -26,8 +26,8 @@ export interface ParallelEngine extends TrainingEngine {
 }
 
 /**
- * Starts a training worker. From the built package it is the bundled `parallel-worker.js` beside
- * the chunk that holds this code; from TypeScript source (the workspace, tests) the worker
+ * Starts a training worker. From the built package it is `dist/parallel/worker.js`, beside the
+ * chunk that holds this code in `dist/`; from TypeScript source (the workspace, tests) the worker
  * registers tsx's require hook first, because Node 20 does not apply `--import tsx` module hooks
  * inside worker threads.
  */
@@ -40,7 +40,7 @@ export function startWorker(): Worker {
       eval: true,
     });
   }
-  return new Worker(new URL('./parallel-worker.js', here));
+  return new Worker(new URL('./parallel/worker.js', here));
 }
 
 class Replica {

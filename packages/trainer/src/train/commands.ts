@@ -177,6 +177,7 @@ export function registerTrainCommands(program: Command): void {
                 dataset: flags.dataset,
                 data: flags.data,
                 probes: flags.probes,
+                log: (line) => process.stderr.write(`${line}\n`),
               });
         process.stdout.write(
           flags.json

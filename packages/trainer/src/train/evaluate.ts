@@ -13,7 +13,7 @@ import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './check
 import { evaluateRetrieval, type RetrievalMetrics, type TwoStageMetrics } from './retrieval-metrics';
 
 /** Embeds every image of a dataset (in order) with a model: N×d row-major. */
-export function embedDataset(
+export function embedWithModel(
   model: tf.LayersModel,
   dataset: Dataset,
   normalization: Normalization,
@@ -96,7 +96,10 @@ export async function evaluateCheckpoint(options: {
   dataset?: string;
   data?: string;
   probes?: readonly number[];
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
 }): Promise<EvalReport> {
+  const log = options.log ?? (() => {});
   const started = performance.now();
   const { model, anchors, state } = await loadCheckpointModel(options.checkpoint);
   try {
@@ -114,8 +117,10 @@ export async function evaluateCheckpoint(options: {
       );
     }
     const normalization = { mean: state.input.mean, std: state.input.std };
-    const dbVectors = embedDataset(model, database, normalization);
-    const queryVectors = embedDataset(model, queries, normalization);
+    log(`embedding ${database.labels.length} database and ${queries.labels.length} query images…`);
+    const dbVectors = embedWithModel(model, database, normalization);
+    const queryVectors = embedWithModel(model, queries, normalization);
+    log(`ranking (${((performance.now() - started) / 1000).toFixed(1)} s so far)…`);
     const { exhaustive, twoStage } = evaluateRetrieval({
       database: dbVectors,
       databaseLabels: database.labels,

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerExportCommands } from '../export/cli';
 import { registerTrainCommands } from './commands';
 
 /** The `anchorage-train` program with every command group registered. */
@@ -7,5 +8,6 @@ export function createProgram(): Command {
     .description('train and evaluate CAM image-retrieval models on TensorFlow.js')
     .showHelpAfterError();
   registerTrainCommands(program);
+  registerExportCommands(program);
   return program;
 }

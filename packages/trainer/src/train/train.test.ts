@@ -28,11 +28,11 @@ async function trainedBytes(out: string): Promise<Record<string, Buffer>> {
   };
 }
 
-// A tiny slice of the real Fashion-MNIST: 20 images, batches of 8 (the last one 4), 3 steps an epoch.
+// A tiny slice of the real Fashion-MNIST: 10 images, batches of 4 (the last one 2), 3 steps an epoch.
 const tiny = (backend: string): TrainConfigInput => ({
   dataset: 'fashion-mnist',
-  limit: 20,
-  batchSize: 8,
+  limit: 10,
+  batchSize: 4,
   epochs: 2,
   dim: 8,
   seed: 5,

@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEBIAN_FASHION_MNIST_DIR, encodeIdx, loadDataset } from './data';
+
+const hasData = existsSync(join(DEBIAN_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
+const root = await mkdtemp(join(tmpdir(), 'anchorage-cli-'));
+const data = join(root, 'fashion-mnist');
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+/** A small Fashion-MNIST folder cut from the real one: 320 training and 60 test images. */
+beforeAll(async () => {
+  if (!hasData) return;
+  await mkdir(data);
+  for (const [split, prefix, count] of [
+    ['train', 'train', 320],
+    ['test', 't10k', 60],
+  ] as const) {
+    const full = await loadDataset({ name: 'fashion-mnist', split });
+    const size = full.height * full.width;
+    const images = encodeIdx({
+      dtype: 'uint8',
+      shape: [count, full.height, full.width],
+      data: full.images.slice(0, count * size),
+    });
+    const labels = encodeIdx({
+      dtype: 'uint8',
+      shape: [count],
+      data: Uint8Array.from(full.labels.slice(0, count)),
+    });
+    await writeFile(join(data, `${prefix}-images-idx3-ubyte`), images);
+    await writeFile(join(data, `${prefix}-labels-idx1-ubyte`), labels);
+  }
+}, 60_000);
+
+function cli(
+  args: string[],
+): ChildProcess & { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return Object.assign(child, { done });
+}
+
+async function steps(out: string): Promise<number> {
+  try {
+    const text = await readFile(join(out, 'metrics.jsonl'), 'utf8');
+    return text.split('\n').filter((line) => line.includes('"type":"step"')).length;
+  } catch {
+    return 0;
+  }
+}
+
+const trainArgs = (out: string) => [
+  'train',
+  '--dataset',
+  'fashion-mnist',
+  '--data',
+  data,
+  '--backbone',
+  'refcnn',
+  '--loss',
+  'cam',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '16',
+  '--lr',
+  '0.002',
+  '--anchor-lr',
+  '0.01',
+  '--dim',
+  '8',
+  '--seed',
+  '3',
+  '--backend',
+  'wasm',
+  '--out',
+  out,
+];
+
+describe.skipIf(!hasData)('anchorage-train', () => {
+  const straight = join(root, 'straight');
+
+  it('train: SIGINT mid-epoch writes a checkpoint and --resume ends on the uninterrupted weights', async () => {
+    const full = await cli(trainArgs(straight)).done;
+    expect(full.code, full.stderr).toBe(0);
+    expect(await steps(straight)).toBe(40);
+
+    const interrupted = join(root, 'interrupted');
+    const child = cli(trainArgs(interrupted));
+    while ((await steps(interrupted)) < 3) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    const stopped = await child.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/resume with --resume/);
+    const state = JSON.parse(await readFile(join(interrupted, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state.progress.step).toBeGreaterThanOrEqual(3);
+    expect(state.progress.step).toBeLessThan(40);
+
+    const resumed = await cli(['train', '--dataset', 'fashion-mnist', '--out', interrupted, '--resume']).done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const a = await readFile(join(straight, 'checkpoint', 'weights.bin'));
+    const b = await readFile(join(interrupted, 'checkpoint', 'weights.bin'));
+    expect(b.equals(a)).toBe(true);
+    const anchorsA = await readFile(join(straight, 'checkpoint', 'anchors.json'), 'utf8');
+    expect(await readFile(join(interrupted, 'checkpoint', 'anchors.json'), 'utf8')).toBe(anchorsA);
+  }, 300_000);
+
+  it('eval --json prints one object with the protocol metrics and the two-stage search', async () => {
+    const result = await cli(['eval', '--checkpoint', straight, '--data', data, '--json']).done;
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    for (const key of ['mAP', 'mapAt100', 'precisionAt10', 'precisionAt100']) {
+      expect(report[key]).toBeGreaterThan(0);
+      expect(report[key]).toBeLessThanOrEqual(1);
+    }
+    expect(report).toMatchObject({ dataset: 'fashion-mnist', databaseSize: 320, querySize: 60, dim: 8 });
+    expect(report.twoStage.map((t: { probe: number }) => t.probe)).toEqual([1, 2, 3]);
+    expect(report.twoStage[0].fractionScanned).toBeLessThan(0.3);
+
+    const table = await cli(['eval', '--checkpoint', straight, '--data', data]).done;
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/mAP@100/);
+    expect(table.stdout).toMatch(/probe 3/);
+  }, 120_000);
+
+  it('eval --baseline pixels scores raw pixels with the same protocol', async () => {
+    const result = await cli([
+      'eval',
+      '--baseline',
+      'pixels',
+      '--dataset',
+      'fashion-mnist',
+      '--data',
+      data,
+      '--json',
+    ]).done;
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({
+      method: 'pixels',
+      dim: 784,
+      databaseSize: 320,
+      querySize: 60,
+      twoStage: [],
+    });
+    expect(report.mAP).toBeGreaterThan(0.1);
+  }, 120_000);
+
+  it('reports bad input as one error line and exit status 1', async () => {
+    const result = await cli(['eval', '--checkpoint', join(root, 'nowhere')]).done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: no checkpoint/m);
+    const existing = await cli(trainArgs(straight)).done;
+    expect(existing.code).toBe(1);
+    expect(existing.stderr).toMatch(/already holds a checkpoint/);
+  }, 120_000);
+});
