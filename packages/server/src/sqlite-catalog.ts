@@ -114,7 +114,9 @@ export class SqliteCatalog implements Catalog {
       ),
       clearTombstone: db.prepare('DELETE FROM tombstones WHERE id = ?'),
       get: db.prepare('SELECT id, vector, label, bucket, metadata, seq FROM items WHERE id = ?'),
-      metadata: db.prepare('SELECT metadata FROM items WHERE id = ?'),
+      metadata: db.prepare(
+        'SELECT id, metadata FROM items WHERE id IN (SELECT value FROM json_each(?)) AND metadata IS NOT NULL',
+      ),
       remove: db.prepare('DELETE FROM items WHERE id = ?'),
       tombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, seq) VALUES (?, ?)'),
       nextSeq: db.prepare(
@@ -400,20 +402,29 @@ export class SqliteCatalog implements Catalog {
   }
 
   private decorate(result: SearchResult, k: number, labels: ReadonlySet<number> | undefined): CatalogResult {
-    const hits = filterHits(result.hits, labels)
-      .slice(0, k)
-      .map((h) => {
-        const id = idKey(h.id);
-        const row = this.stmt.metadata.get(id) as { metadata: string | null } | undefined;
+    const hits = filterHits(result.hits, labels).slice(0, k);
+    const ids = hits.map((h) => idKey(h.id));
+    // one statement for all hits' metadata instead of one per hit
+    const metadata = new Map<string, string>();
+    if (ids.length > 0) {
+      for (const row of this.stmt.metadata.all(JSON.stringify(ids)) as { id: string; metadata: string }[]) {
+        metadata.set(row.id, row.metadata);
+      }
+    }
+    return {
+      hits: hits.map((h, i) => {
+        const text = metadata.get(ids[i]!);
         return {
-          id,
+          id: ids[i]!,
           distance: h.distance,
           label: h.label,
           bucket: h.bucket,
-          metadata: row?.metadata == null ? undefined : JSON.parse(row.metadata),
+          metadata: text === undefined ? undefined : JSON.parse(text),
         };
-      });
-    return { hits, scanned: result.scanned, probed: result.probed ?? [] };
+      }),
+      scanned: result.scanned,
+      probed: result.probed ?? [],
+    };
   }
 
   async close(): Promise<void> {
