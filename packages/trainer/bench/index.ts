@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backends/index';
+import { timeCamSteps } from './parallel-step';
 import { type StepShape, type StepTiming, timeRefCnnSteps } from './refcnn-step';
 
 const args = process.argv.slice(2);
@@ -55,11 +56,16 @@ function torchTiming(threads: number): StepTiming | string {
 }
 
 /**
- * Slot: wasm on both cores through src/parallel's worker_threads data parallelism. Returns
- * undefined until that measurement is wired in here.
+ * wasm on both cores: src/parallel's data-parallel engine (2 worker threads, CAM loss), next to
+ * the same engine on one thread so the speed-up is read from one pair of rows.
  */
 async function wasmBothCores(): Promise<StepTiming | undefined> {
-  return undefined;
+  const one = await timeCamSteps(shape, warmup, steps, 1);
+  rows.push({ name: 'tfjs wasm, CAM loss, 1 thread (src/train engine)', threads: 1, timing: one });
+  console.error(`wasm CAM 1 thread: ${one.medianMs.toFixed(1)} ms/step`);
+  const two = await timeCamSteps(shape, warmup, steps, 2);
+  console.error(`wasm CAM 2 workers: ${two.medianMs.toFixed(1)} ms/step`);
+  return two;
 }
 
 const rows: Row[] = [];
@@ -73,7 +79,7 @@ const parallel = await wasmBothCores();
 rows.push(
   parallel === undefined
     ? { name: 'tfjs wasm, both cores (worker_threads)', threads: 2, note: 'not measured yet (src/parallel)' }
-    : { name: 'tfjs wasm, both cores (worker_threads)', threads: 2, timing: parallel },
+    : { name: 'tfjs wasm, CAM loss, both cores (2 worker_threads)', threads: 2, timing: parallel },
 );
 
 if (!args.includes('--no-cpu')) {
