@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AnchorIndex, FlatIndex } from '@anchorage/retrieval';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServerProcess } from './process-test-support.js';
 import { seeded, writeBundle } from './test-fixtures.js';
@@ -198,5 +199,68 @@ describe('anchorage-serve', () => {
     expect(item.vector).toEqual(itemFor('slow').vector);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+  }, 60_000);
+
+  it('serves an index file built offline (--index), alone or imported into --db, and restarts from its own snapshot', async () => {
+    const rand = seeded(5);
+    const vectors = Float32Array.from({ length: 20 * DIM }, () => rand() * 10);
+    const flat = new FlatIndex({ dim: DIM });
+    flat.add({ ids: Array.from({ length: 20 }, (_, i) => i), vectors });
+    const flatPath = join(root, 'flat.idx');
+    await flat.save(flatPath);
+    const anchored = new AnchorIndex({
+      dim: DIM,
+      anchors: new Float32Array(CLASSES * DIM).map((_, i) => (i % (DIM + 1) === 0 ? 10 : 0)),
+    });
+    anchored.add({ ids: ['p', 'q'], vectors: vectors.subarray(0, 2 * DIM), labels: [1, 3] });
+    const anchoredPath = join(root, 'anchored.idx');
+    await anchored.save(anchoredPath);
+
+    const query = JSON.stringify({
+      vector: Array.from(vectors.subarray(7 * DIM, 8 * DIM)),
+      k: 1,
+      probe: CLASSES,
+    });
+    const alone = await startServerProcess(['--bundle', bundleDir, '--index', anchoredPath]);
+    expect(await (await fetch(`${alone.url}/v1/items/q`)).json()).toMatchObject({
+      id: 'q',
+      label: 3,
+      bucket: 3,
+    });
+    alone.child.kill('SIGTERM');
+    expect(await alone.exited).toBe(0);
+
+    const db = join(root, 'imported.db');
+    const first = await startServerProcess(['--bundle', bundleDir, '--index', flatPath, '--db', db], {
+      ANCHORAGE_API_KEYS: KEY,
+    });
+    const hit = (await (
+      await fetch(`${first.url}/v1/search`, { method: 'POST', headers, body: query })
+    ).json()) as {
+      results: { id: string; distance: number }[];
+    };
+    expect(hit.results[0]).toMatchObject({ id: '7', distance: 0 });
+    expect(
+      (await fetch(`${first.url}/v1/items/new`, { method: 'PUT', headers, body: putBody('new') })).status,
+    ).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await startServerProcess([
+      '--bundle',
+      bundleDir,
+      '--index',
+      flatPath,
+      '--db',
+      db,
+      '--log-level',
+      'debug',
+    ]);
+    expect(second.lines.join('\n')).toContain('index loaded from the snapshot');
+    expect(second.lines.join('\n')).not.toContain('importing');
+    expect(((await (await fetch(`${second.url}/v1/stats`)).json()) as { items: number }).items).toBe(21);
+    expect((await fetch(`${second.url}/v1/items/new`)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AnchorIndex } from '@anchorage/retrieval';
+import { AnchorIndex, loadIndex } from '@anchorage/retrieval';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { createApp } from './app.js';
@@ -33,8 +33,9 @@ async function openCatalog(config: ServerConfig, bundle: ModelBundle, log: pino.
     dim: bundle.dim,
     anchors: bundle.anchors,
     createIndex: (options) => new AnchorIndex(options),
-    loadIndex: (path) => AnchorIndex.load(path),
+    loadIndex,
     indexPath: config.index,
+    snapshotPath: config.db ? `${config.db}.snapshot` : undefined,
     onNotice: (message) => log.info(message),
   });
 }

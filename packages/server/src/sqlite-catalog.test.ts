@@ -82,13 +82,13 @@ describe('SqliteCatalog', () => {
   });
 
   it('loads its own snapshot and replays only newer rows and deletions', async () => {
-    const indexPath = join(dir, 'snapshot.idx');
+    const snapshotPath = join(dir, 'snapshot.idx');
     const pool = new Map(items(40, 2).map((it) => [it.id, it]));
-    const a = await SqliteCatalog.open(options({ indexPath }));
+    const a = await SqliteCatalog.open(options({ snapshotPath }));
     await a.put([...pool.values()]);
     await a.close(); // writes the snapshot
     const loadIndex = vi.fn((p: string) => AnchorIndex.load(p));
-    const b = await SqliteCatalog.open(options({ indexPath, loadIndex }));
+    const b = await SqliteCatalog.open(options({ snapshotPath, loadIndex }));
     expect(loadIndex).toHaveBeenCalledTimes(1);
     // changes after the snapshot, then the process "dies" without close()
     const later = items(10, 3, 'later');
@@ -101,7 +101,7 @@ describe('SqliteCatalog', () => {
     pool.delete('i2');
     await b.remove('later3');
     pool.delete('later3');
-    const c = await SqliteCatalog.open(options({ indexPath, loadIndex }));
+    const c = await SqliteCatalog.open(options({ snapshotPath, loadIndex }));
     expect(loadIndex).toHaveBeenCalledTimes(2);
     await expectSameAs(c, pool);
     await c.close();

@@ -27,11 +27,13 @@ export interface SqliteCatalogOptions {
   anchors: Float32Array;
   createIndex: CreateIndex;
   loadIndex: LoadIndex;
-  /**
-   * Index file: loaded at start as a snapshot (rows newer than it are replayed) or, into an empty
-   * database, imported; rewritten at `close()` when the database changed since.
-   */
+  /** Index file built elsewhere (`anchorage-index build`): imported into an empty database, never written. */
   indexPath?: string;
+  /**
+   * The catalog's own index snapshot: written at `close()` when the database changed, loaded at
+   * start when it still matches the database, after which only newer rows and deletions are replayed.
+   */
+  snapshotPath?: string;
   /** Called with a message when the start-up took a slower path worth logging. */
   onNotice?: (message: string) => void;
 }
@@ -103,7 +105,7 @@ export class SqliteCatalog implements Catalog {
     private index: VectorIndex,
     readonly dim: number,
     private readonly anchors: Float32Array,
-    private readonly indexPath: string | undefined,
+    private readonly snapshotPath: string | undefined,
   ) {
     this.classes = anchors.length / dim;
     this.stmt = {
@@ -128,7 +130,7 @@ export class SqliteCatalog implements Catalog {
 
   /** Opens (creating if needed) the database and rebuilds the in-memory index from it. */
   static async open(options: SqliteCatalogOptions): Promise<SqliteCatalog> {
-    const { path, dim, anchors, indexPath } = options;
+    const { path, dim, anchors } = options;
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
@@ -157,7 +159,8 @@ export class SqliteCatalog implements Catalog {
           { argument: 'db', value: path },
         );
       }
-      const catalog = new SqliteCatalog(db, options.createIndex({ dim, anchors }), dim, anchors, indexPath);
+      const snapshot = path === ':memory:' ? undefined : options.snapshotPath;
+      const catalog = new SqliteCatalog(db, options.createIndex({ dim, anchors }), dim, anchors, snapshot);
       await catalog.rebuild(meta, options);
       return catalog;
     } catch (error) {
@@ -170,28 +173,29 @@ export class SqliteCatalog implements Catalog {
     const { indexPath } = options;
     const itemCount = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     const seq = Number(meta.get('seq') ?? '0');
-    if (indexPath && existsSync(indexPath)) {
-      const st = statSync(indexPath);
-      const stamp = `${st.size}:${st.mtimeMs}`;
-      if (meta.get('snapshot_stamp') === stamp && meta.has('snapshot_seq')) {
-        const loaded = await options.loadIndex(indexPath);
-        this.checkLoaded(loaded, indexPath);
+    const snapshotPath = this.snapshotPath;
+    if (snapshotPath && existsSync(snapshotPath) && meta.has('snapshot_seq')) {
+      const st = statSync(snapshotPath);
+      if (meta.get('snapshot_stamp') === `${st.size}:${st.mtimeMs}`) {
+        const loaded = await options.loadIndex(snapshotPath);
+        this.checkLoaded(loaded, snapshotPath);
         this.index = loaded;
-        this.replaySince(Number(meta.get('snapshot_seq')));
+        const since = Number(meta.get('snapshot_seq'));
+        this.replaySince(since);
+        options.onNotice?.(`index loaded from the snapshot ${snapshotPath}, rows after ${since} replayed`);
         return;
       }
-      if (itemCount === 0 && seq === 0) {
-        options.onNotice?.(`importing ${indexPath} into the empty database`);
-        const loaded = await options.loadIndex(indexPath);
-        this.checkLoaded(loaded, indexPath);
-        this.importFrom(loaded);
-        this.dirty = true;
-        return;
-      }
-      options.onNotice?.(
-        `${indexPath} is not this database's snapshot; rebuilding the index from the database`,
-      );
+      options.onNotice?.(`${snapshotPath} does not match the database; rebuilding the index from the rows`);
     }
+    if (indexPath && itemCount === 0 && seq === 0) {
+      options.onNotice?.(`importing ${indexPath} into the empty database`);
+      const loaded = await options.loadIndex(indexPath);
+      this.checkLoaded(loaded, indexPath);
+      this.importFrom(loaded);
+      this.dirty = true;
+      return;
+    }
+    if (indexPath) options.onNotice?.(`the database already holds items: ${indexPath} is not imported again`);
     this.replaySince(-1);
   }
 
@@ -221,6 +225,9 @@ export class SqliteCatalog implements Catalog {
     chunks.forEach((v, i) => {
       vectors.set(v, i * this.dim);
     });
+    // the index validates first (labels against C, finite values): a bad file stops the start-up
+    // before anything is written
+    this.addToIndex(ids, vectors, labels);
     this.writeRows(
       ids.map((id, i) => ({
         id,
@@ -229,7 +236,6 @@ export class SqliteCatalog implements Catalog {
         metadata: undefined,
       })),
     );
-    this.addToIndex(ids, vectors, labels);
   }
 
   private replaySince(since: number): void {
@@ -429,12 +435,12 @@ export class SqliteCatalog implements Catalog {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    if (this.indexPath && this.dirty && this.db.name !== ':memory:') {
+    if (this.snapshotPath && this.dirty) {
       const { value } = this.db.prepare("SELECT value FROM meta WHERE key = 'seq'").get() as {
         value: string;
       };
-      await this.index.save(this.indexPath);
-      const st = statSync(this.indexPath);
+      await this.index.save(this.snapshotPath);
+      const st = statSync(this.snapshotPath);
       this.db.transaction(() => {
         this.stmt.setMeta.run('snapshot_seq', value);
         this.stmt.setMeta.run('snapshot_stamp', `${st.size}:${st.mtimeMs}`);
