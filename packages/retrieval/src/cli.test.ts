@@ -26,7 +26,8 @@ async function cli(...args: string[]): Promise<{ stdout: string; stderr: string;
   }
 }
 
-describe('anchorage-index CLI', () => {
+// Each case starts node processes; on a loaded CI machine that takes seconds.
+describe('anchorage-index CLI', { timeout: 60_000 }, () => {
   let dir: string;
   const dim = 8;
   const classes = 4;

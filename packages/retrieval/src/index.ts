@@ -1,5 +1,4 @@
 export { AnchorIndex, type AnchorIndexOptions } from './anchor/index.js';
-export { squaredL2 } from './distance.js';
 export {
   crc32,
   decodeIndexFile,
@@ -11,6 +10,7 @@ export {
   writeIndexFile,
 } from './file/index.js';
 export { FlatIndex, type FlatIndexOptions } from './flat/index.js';
+export { simdAvailable, squaredL2 } from './kernel/l2.js';
 export { loadIndex } from './load-index.js';
 export {
   type AnchorIndexEvaluationOptions,

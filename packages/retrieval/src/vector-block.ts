@@ -1,30 +1,34 @@
-import { squaredL2 } from './distance.js';
+import { RowStore, TILE_ROWS } from './kernel/l2.js';
 import type { TopK } from './top-k.js';
 import type { ItemId } from './types.js';
 
 /** Label value stored for an item added without one. */
 export const NO_LABEL = -1;
 
+const EMPTY = new Float32Array(0);
+
 /**
  * A growable contiguous store of items: vectors in one `Float32Array` (row-major, capacity×dim,
- * doubled when full), with ids, labels and insertion orders in parallel arrays. Removal moves the
- * last item into the freed slot, so the store stays dense and a scan touches only live rows.
+ * in memory the SIMD distance kernel reads; doubled when full), with ids, labels and insertion
+ * orders in parallel arrays. Removal moves the last item into the freed slot, so the store stays
+ * dense and a scan touches only live rows. Nothing is allocated until the first row arrives.
  */
 export class VectorBlock {
-  vectors: Float32Array;
+  private store: RowStore | undefined;
   labels: Int32Array;
   /** Insertion order of each slot (a global counter of the owning index): the tie-break of rankings. */
   orders: Float64Array;
   ids: ItemId[] = [];
   count = 0;
 
-  constructor(
-    readonly dim: number,
-    initialCapacity = 16,
-  ) {
-    this.vectors = new Float32Array(initialCapacity * dim);
-    this.labels = new Int32Array(initialCapacity);
-    this.orders = new Float64Array(initialCapacity);
+  constructor(readonly dim: number) {
+    this.labels = new Int32Array(0);
+    this.orders = new Float64Array(0);
+  }
+
+  /** The rows, capacity×dim; a new view after every resize, so do not keep it across writes. */
+  get vectors(): Float32Array {
+    return this.store?.rows ?? EMPTY;
   }
 
   get capacity(): number {
@@ -86,26 +90,32 @@ export class VectorBlock {
     start: number,
     end: number,
   ): void {
-    const { dim, vectors, orders } = this;
-    for (let slot = start, offset = start * dim; slot < end; slot++, offset += dim) {
-      const d = squaredL2(query, queryOffset, vectors, offset, dim);
-      if (d <= heap.worst) heap.push(d, orders[slot]!, bucket, slot);
+    const store = this.store;
+    if (store === undefined || start >= end) return;
+    const orders = this.orders;
+    store.setQuery(query, queryOffset);
+    for (let tile = start; tile < end; tile += TILE_ROWS) {
+      const tileEnd = Math.min(end, tile + TILE_ROWS);
+      const distances = store.distances(tile, tileEnd);
+      for (let i = 0; i < distances.length; i++) {
+        const d = distances[i]!;
+        if (d <= heap.worst) heap.push(d, orders[tile + i]!, bucket, tile + i);
+      }
     }
   }
 
-  /** Bytes held by the typed arrays (capacity, not count) plus 8 per id reference. */
+  /** Bytes held: the row memory (capacity, not count), labels, orders, and 8 per id reference. */
   get bytes(): number {
-    return this.vectors.byteLength + this.labels.byteLength + this.orders.byteLength + 8 * this.ids.length;
+    return (this.store?.bytes ?? 0) + this.labels.byteLength + this.orders.byteLength + 8 * this.ids.length;
   }
 
   private grow(capacity: number): void {
-    const vectors = new Float32Array(capacity * this.dim);
-    vectors.set(this.vectors.subarray(0, this.count * this.dim));
+    if (this.store === undefined) this.store = new RowStore(this.dim, capacity);
+    else this.store.resize(capacity, this.count);
     const labels = new Int32Array(capacity);
     labels.set(this.labels.subarray(0, this.count));
     const orders = new Float64Array(capacity);
     orders.set(this.orders.subarray(0, this.count));
-    this.vectors = vectors;
     this.labels = labels;
     this.orders = orders;
   }

@@ -1,6 +1,7 @@
 import { AnchorageError, initAnchors, SeededRandom } from '@anchorage/loss-core';
 import { describe, expect, it } from 'vitest';
 import { AnchorIndex } from '../anchor/index.js';
+import { squaredL2 } from '../kernel/l2.js';
 import { evaluateAnchorIndex } from './anchor-evaluation.js';
 import { evaluateRetrieval, type RetrievalEvaluationInput } from './evaluate.js';
 import {
@@ -17,14 +18,8 @@ function naive(input: RetrievalEvaluationInput) {
   const { dim, ks = [1, 10, 100] } = input;
   const n = input.database.length / dim;
   const q = input.queries.length / dim;
-  const dist = (qi: number, i: number) => {
-    let s = 0;
-    for (let j = 0; j < dim; j++) {
-      const d = input.queries[qi * dim + j]! - input.database[i * dim + j]!;
-      s += d * d;
-    }
-    return s;
-  };
+  // The indexes' float32 kernel (itself checked against exact arithmetic in kernel/l2.test.ts).
+  const dist = (qi: number, i: number) => squaredL2(input.queries, qi * dim, input.database, i * dim, dim);
   const anchorDist = (qi: number, c: number) => {
     let s = 0;
     for (let j = 0; j < dim; j++) {

@@ -1,5 +1,5 @@
 import { AnchorageError, nearestAnchors } from '@anchorage/loss-core';
-import { squaredL2 } from '../distance.js';
+import { RowStore, TILE_ROWS } from '../kernel/l2.js';
 import { TopK } from '../top-k.js';
 import { checkVectors } from '../validate.js';
 
@@ -192,9 +192,6 @@ function resolve(input: RetrievalEvaluationInput): Resolved {
   };
 }
 
-/** Rows of the database per tile while a block of queries passes over it. */
-const TILE_ROWS = 512;
-
 /**
  * Evaluates retrieval of `queries` against `database` (relevant = same label) and returns every
  * metric at once: mAP over the full ranking, R-precision, mAP@R, and P@k, mAP@k and recall@k for
@@ -248,10 +245,13 @@ export function evaluateRetrieval(input: RetrievalEvaluationInput): RetrievalMet
   const exactHeap = new TopK(maxK);
   const rankingHeap = new TopK(maxK);
   const ranker = new RelevantRanker(n);
+  // The database in kernel memory, so distances are the indexes' own, bit for bit.
+  const rows = new RowStore(dim, n);
+  rows.rows.set(database);
 
   for (let start = 0; start < q; start += chunkSize) {
     const end = Math.min(q, start + chunkSize);
-    computeDistances(queries, start, end, database, n, dim, distances);
+    computeDistances(queries, start, end, rows, n, dim, distances);
     const stage1 =
       r.twoStage === undefined
         ? undefined
@@ -368,12 +368,12 @@ function concatMembers(members: Int32Array[], buckets: Int32Array): Int32Array {
   return out;
 }
 
-/** Squared L2 distances of queries start..end-1 to every database row, tiled for cache reuse. */
+/** Squared L2 distances of queries start..end-1 to every database row, tile by tile for cache reuse. */
 function computeDistances(
   queries: Float32Array,
   start: number,
   end: number,
-  database: Float32Array,
+  rows: RowStore,
   n: number,
   dim: number,
   out: Float64Array,
@@ -381,10 +381,8 @@ function computeDistances(
   for (let tile = 0; tile < n; tile += TILE_ROWS) {
     const tileEnd = Math.min(n, tile + TILE_ROWS);
     for (let qi = start; qi < end; qi++) {
-      const base = (qi - start) * n;
-      const qOffset = qi * dim;
-      for (let i = tile; i < tileEnd; i++)
-        out[base + i] = squaredL2(queries, qOffset, database, i * dim, dim);
+      rows.setQuery(queries, qi * dim);
+      out.set(rows.distances(tile, tileEnd), (qi - start) * n + tile);
     }
   }
 }

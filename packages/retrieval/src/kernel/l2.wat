@@ -1,0 +1,47 @@
+;; The squared-L2 kernel of every anchorage index, in WebAssembly with 128-bit SIMD.
+;; l2.ts embeds the binary of this module; rebuild it with wabt after an edit:
+;;   wat2wasm --enable-simd l2.wat -o l2.wasm && base64 -w0 l2.wasm
+;; and keep l2.ts's squaredL2 (the same arithmetic in JavaScript) in step: a test checks they agree bit for bit.
+(module
+  (import "env" "memory" (memory 1))
+  ;; out[r] = Σ_j (q[j] - x[r·dim + j])² for r in 0..rows-1, in f32 lanes: j ≡ lane (mod 4), then (l0 + l1) + (l2 + l3), then the tail.
+  (func (export "l2") (param $q i32) (param $x i32) (param $rows i32) (param $dim i32) (param $out i32)
+    (local $r i32) (local $j i32) (local $end4 i32) (local $acc v128) (local $acc2 v128) (local $d v128) (local $s f32) (local $t f32) (local $end8 i32)
+    (local.set $end8 (i32.shl (i32.and (local.get $dim) (i32.const -8)) (i32.const 2)))
+    (local.set $end4 (i32.shl (i32.and (local.get $dim) (i32.const -4)) (i32.const 2)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $acc2 (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $j) (local.get $end8)))
+          (local.set $d (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $j))) (v128.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
+          (local.set $d (f32x4.sub (v128.load offset=16 (i32.add (local.get $q) (local.get $j))) (v128.load offset=16 (i32.add (local.get $x) (local.get $j)))))
+          (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $d) (local.get $d))))
+          (local.set $j (i32.add (local.get $j) (i32.const 32)))
+          (br $l8)))
+        (block $b4 (loop $l4
+          (br_if $b4 (i32.ge_u (local.get $j) (local.get $end4)))
+          (local.set $d (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $j))) (v128.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l4)))
+        (local.set $acc (f32x4.add (local.get $acc) (local.get $acc2)))
+        (local.set $s (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (block $bt (loop $lt
+          (br_if $bt (i32.ge_u (local.get $j) (i32.shl (local.get $dim) (i32.const 2))))
+          (local.set $t (f32.sub (f32.load (i32.add (local.get $q) (local.get $j))) (f32.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $s (f32.add (local.get $s) (f32.mul (local.get $t) (local.get $t))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $lt)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (local.get $s))
+        (local.set $x (i32.add (local.get $x) (i32.shl (local.get $dim) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows)))
+  )
+)
