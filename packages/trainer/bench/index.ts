@@ -101,7 +101,16 @@ if (!args.includes('--no-torch')) {
   }
 }
 
-const header = ['backend', 'threads', 'steps', 'median ms/step', 'images/s', '× PyTorch (same threads)'];
+const header = [
+  'backend',
+  'threads',
+  'steps',
+  'median ms/step',
+  'images/s',
+  '× PyTorch (same threads)',
+  'median CPU ms/step',
+  '× PyTorch by CPU time',
+];
 const table = rows.map((row) => {
   const t = row.timing;
   const reference = torch.get(row.threads);
@@ -112,6 +121,10 @@ const table = rows.map((row) => {
     t ? t.medianMs.toFixed(1) : (row.note ?? '—'),
     t ? t.imagesPerSecond.toFixed(0) : '—',
     t && reference ? (t.imagesPerSecond / reference.imagesPerSecond).toFixed(2) : '—',
+    t?.medianCpuMs !== undefined ? t.medianCpuMs.toFixed(1) : '—',
+    t?.medianCpuMs !== undefined && reference?.medianCpuMs !== undefined
+      ? (reference.medianCpuMs / t.medianCpuMs).toFixed(2)
+      : '—',
   ];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
@@ -119,7 +132,8 @@ const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!))
 console.log(
   `refcnn training step, ${shape.height}×${shape.width}×${shape.channels}, B=${shape.batchSize}, dim ${shape.dim}, ` +
     `${shape.classes}-class softmax cross-entropy head, Adam; median over steps after ${warmup} warm-up steps ` +
-    `(cpu: 1 warm-up, ${cpuSteps} steps); tfjs ${tf.version.tfjs}, Node ${process.versions.node}`,
+    `(cpu: 1 warm-up, ${cpuSteps} steps); tfjs ${tf.version.tfjs}, Node ${process.versions.node}; ` +
+    'CPU time = process user+system time per step, all threads (robust to other load on the machine)',
 );
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));

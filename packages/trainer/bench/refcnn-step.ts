@@ -13,13 +13,20 @@ export interface StepShape {
   readonly classes: number;
 }
 
-/** Per-step wall times (ms) after warm-up, their median and the images/s it implies. */
+/**
+ * Per-step wall times (ms) after warm-up, their median and the images/s it implies; plus the
+ * process CPU time per step (all threads), which a machine shared with other jobs inflates far
+ * less than wall time.
+ */
 export interface StepTiming {
   readonly stepsMs: number[];
   readonly medianMs: number;
   readonly imagesPerSecond: number;
+  readonly cpuStepsMs?: number[];
+  readonly medianCpuMs?: number;
 }
 
+/** The median of a non-empty list. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -59,9 +66,11 @@ export async function timeRefCnnSteps(shape: StepShape, warmup: number, steps: n
   const net = tf.sequential({ layers: [model, head] });
   const optimizer = tf.train.adam(1e-3);
   const stepsMs: number[] = [];
+  const cpuStepsMs: number[] = [];
   let batches = iterateBatches(data, { batchSize: shape.batchSize });
   for (let step = 0; step < warmup + steps; step++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     let next = batches.next();
     if (next.done) {
       batches = iterateBatches(data, { batchSize: shape.batchSize });
@@ -78,10 +87,20 @@ export async function timeRefCnnSteps(shape: StepShape, warmup: number, steps: n
     });
     await loss.data();
     loss.dispose();
-    if (step >= warmup) stepsMs.push(performance.now() - start);
+    if (step >= warmup) {
+      stepsMs.push(performance.now() - start);
+      const cpu = process.cpuUsage(cpuStart);
+      cpuStepsMs.push((cpu.user + cpu.system) / 1000);
+    }
   }
   optimizer.dispose();
   net.dispose();
   const medianMs = median(stepsMs);
-  return { stepsMs, medianMs, imagesPerSecond: shape.batchSize / (medianMs / 1000) };
+  return {
+    stepsMs,
+    medianMs,
+    imagesPerSecond: shape.batchSize / (medianMs / 1000),
+    cpuStepsMs,
+    medianCpuMs: median(cpuStepsMs),
+  };
 }

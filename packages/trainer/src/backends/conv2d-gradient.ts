@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Conv2D gradients written with forward `conv2d` calls only.
+ * Conv2D gradients written with forward `conv2d` calls (and, for narrow inputs, one matMul).
  *
  * tfjs-backend-wasm has no `Conv2DBackpropFilter` kernel, so the stock Conv2D gradient fails there;
  * on the cpu backend the stock kernels exist but are ~20× slower than a forward convolution. Both
  * gradients are convolutions in disguise:
  * - filter: correlate the padded input (channels as batch) with dy (batch as channels), dilated by
- *   the stride;
+ *   the stride — or, with ≤ 4 input channels, multiply the patch matrix by dy;
  * - input: correlate dy (zero-dilated by the stride, then padded) with the spatially flipped,
  *   in/out-transposed filter.
  */
