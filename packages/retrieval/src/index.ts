@@ -10,7 +10,7 @@ export {
   writeIndexFile,
 } from './file/index.js';
 export { FlatIndex, type FlatIndexOptions } from './flat/index.js';
-export { simdAvailable, squaredL2 } from './kernel/l2.js';
+export { simdAvailable, squaredL2 } from './kernel/index.js';
 export { loadIndex } from './load-index.js';
 export {
   type AnchorIndexEvaluationOptions,

@@ -32,7 +32,7 @@ export interface SearchOptions {
   fullRanking?: boolean;
 }
 
-/** One search result. `distance` is the squared Euclidean distance to the query. */
+/** One search result. `distance` is the squared Euclidean distance to the query (float32 arithmetic in the in-process indexes). */
 export interface SearchHit {
   id: ItemId;
   distance: number;
