@@ -139,6 +139,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
       );
     }
     config = resolveTrainConfig(input);
+    if (options.resume) log(`no checkpoint in ${options.out}: starting a new run`);
   }
 
   const trainSet = await loadTrainingSet(config);

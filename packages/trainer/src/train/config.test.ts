@@ -1,0 +1,47 @@
+import { AnchorageError, DEFAULT_CAM_OPTIONS } from '@anchorage/loss-core';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './config';
+
+describe('resolveTrainConfig', () => {
+  it('fills the defaults, which take the CAM options from loss-core', () => {
+    const config = resolveTrainConfig({ dataset: 'mnist', epochs: 2 });
+    expect(config).toMatchObject({
+      dataset: 'mnist',
+      epochs: 2,
+      batchSize: 128,
+      workers: 1,
+      data: undefined,
+    });
+    expect(config.margin).toBe(DEFAULT_CAM_OPTIONS.margin);
+    expect(config.minNorm).toBe(DEFAULT_CAM_OPTIONS.minNorm);
+    expect(DEFAULT_TRAIN_CONFIG.loss).toBe('cam');
+  });
+
+  it.each([
+    ['epochs', 0],
+    ['batchSize', 1.5],
+    ['lr', -1],
+    ['anchorLr', Number.NaN],
+    ['margin', 0],
+    ['minNorm', -0.1],
+    ['dim', 0],
+    ['seed', 0.5],
+    ['shots', 0],
+    ['limit', -3],
+    ['workers', 0],
+  ])('rejects %s = %s naming the argument', (argument, value) => {
+    const error = (() => {
+      try {
+        resolveTrainConfig({ dataset: 'mnist', [argument]: value });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(AnchorageError);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', argument, value });
+  });
+
+  it('rejects an unknown loss', () => {
+    expect(() => resolveTrainConfig({ dataset: 'mnist', loss: 'triplet' as 'cam' })).toThrow(/loss/);
+  });
+});
