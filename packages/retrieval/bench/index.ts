@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AnchorIndex } from '../src/anchor/anchor-index.js';
 import { FlatIndex } from '../src/flat/flat-index.js';
+import { simdAvailable } from '../src/kernel/index.js';
 import type { SearchResult } from '../src/types.js';
 import { type BenchData, clusteredData, npyData } from './data.js';
 import { type Latency, latency, recallAtK, timeEach, timeOnce } from './measure.js';
@@ -300,7 +301,17 @@ function targets(rows: Row[], flat: Row, classes: number): string[] {
   return out;
 }
 
+/** The commit the measured code comes from, marked `+dirty` when src/ has uncommitted changes. */
+function codeVersion(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown';
+  const dirty = git('status', '--porcelain', '--', 'src').stdout.trim().length > 0;
+  return `${head.stdout.trim()}${dirty ? '+dirty' : ''}`;
+}
+
 async function main(): Promise<void> {
+  const version = codeVersion();
   const queries = Number(flags.queries);
   const seed = Number(flags.seed);
   const sets: BenchData[] = [];
@@ -319,14 +330,14 @@ async function main(): Promise<void> {
       );
     }
   }
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, node ${process.version}`;
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, node ${process.version}, L2 kernel ${simdAvailable() ? 'WebAssembly SIMD' : 'JavaScript'}`;
   await mkdir(flags.out!, { recursive: true });
   for (const data of sets) {
     const n = data.vectors.length / data.dim;
     const q = data.queries.length / data.dim;
     const loadBefore = loadavg()[0]!;
     console.log(`\n## ${data.name}, ${q} queries, k=${K}`);
-    console.log(`${machine}; load average ${loadBefore.toFixed(2)} at start`);
+    console.log(`${machine}; code ${version}; load average ${loadBefore.toFixed(2)} at start`);
     const { row: flat, exact } = runFlat(data, n);
     const rows: Row[] = [flat, ...runAnchor(data, n, exact)];
     const p1 = rows[1]!;
@@ -363,6 +374,7 @@ async function main(): Promise<void> {
           queries: q,
           k: K,
           machine,
+          code: version,
           loadAverage: { start: loadBefore, end: loadAfter },
           faissVersion,
           command: `pnpm --filter @anchorage/retrieval bench -- ${argv.join(' ')}`.trim(),
