@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppOptions, createApp } from './app.js';
 import { loadBundle, type ModelBundle } from './bundle.js';
+import { LoadingCatalog } from './catalog.js';
 import { OnnxEmbedder } from './embedder.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
 import { linearEmbedding, type TestBundle, writeBundle } from './test-fixtures.js';
@@ -108,10 +109,26 @@ describe('probes, documents and pages', () => {
     expect(await page.text()).toContain('anchorage search');
   });
 
-  it('reports not-ready with 503', async () => {
-    const { catalog } = await makeApp();
-    const app = createApp({ bundle, catalog, ready: () => false });
+  it('answers 503 NOT_READY while the index loads, then serves', async () => {
+    const loading = new LoadingCatalog(DIM, 3);
+    const app = createApp({ bundle, catalog: loading, ready: () => loading.loaded });
+    expect((await app.request('/healthz')).status).toBe(200);
     expect(await errorOf(await app.request('/readyz'))).toMatchObject({ status: 503, code: 'NOT_READY' });
+    expect(await errorOf(await post(app, '/v1/search', { vector: [1, 2, 3, 4] }))).toMatchObject({
+      status: 503,
+      code: 'NOT_READY',
+    });
+    expect((await app.request('/metrics')).status).toBe(200);
+    const { catalog } = await makeApp();
+    await catalog.put([
+      { id: 'a', vector: new Float32Array([1, 2, 3, 4]), label: undefined, metadata: undefined },
+    ]);
+    loading.resolve(catalog);
+    expect((await app.request('/readyz')).status).toBe(200);
+    const found = (await (await post(app, '/v1/search', { vector: [1, 2, 3, 4] })).json()) as {
+      results: { id: string }[];
+    };
+    expect(found.results.map((r) => r.id)).toEqual(['a']);
   });
 });
 

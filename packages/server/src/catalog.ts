@@ -1,5 +1,6 @@
 import { nearestAnchors } from '@anchorage/loss-core';
 import type { ItemId, SearchHit } from '@anchorage/retrieval';
+import { ApiError } from './errors.js';
 
 /** An item as the API sees it: string id, vector of length dim, optional label and JSON metadata. */
 export interface ItemRecord {
@@ -86,4 +87,58 @@ export function assignBuckets(
     ? nearestAnchors(vectors, anchors, dim, 1).indices
     : undefined;
   return Int32Array.from(labels, (label, i) => label ?? nearest![i]!);
+}
+
+/**
+ * Stands in for a catalog that is still loading, so the server can listen (and answer `/healthz`,
+ * `/readyz` with 503) while a large index is rebuilt. Searches and writes get 503 `NOT_READY`.
+ */
+export class LoadingCatalog implements Catalog {
+  private target: Catalog | undefined;
+
+  constructor(
+    readonly dim: number,
+    readonly classes: number,
+  ) {}
+
+  get kind(): string {
+    return this.target?.kind ?? 'loading';
+  }
+
+  /** Whether the real catalog is in place. */
+  get loaded(): boolean {
+    return this.target !== undefined;
+  }
+
+  /** Puts the loaded catalog in place. */
+  resolve(catalog: Catalog): void {
+    this.target = catalog;
+  }
+
+  private get ready(): Catalog {
+    if (!this.target) throw new ApiError(503, 'NOT_READY', 'the index is still loading; retry shortly');
+    return this.target;
+  }
+
+  size(): Promise<number> {
+    return this.target ? this.target.size() : Promise.resolve(0);
+  }
+  bucketSizes(): Promise<number[]> {
+    return this.target ? this.target.bucketSizes() : Promise.resolve(new Array<number>(this.classes).fill(0));
+  }
+  put(items: readonly ItemRecord[]): Promise<void> {
+    return this.ready.put(items);
+  }
+  get(id: string): Promise<StoredRecord | undefined> {
+    return this.ready.get(id);
+  }
+  remove(id: string): Promise<boolean> {
+    return this.ready.remove(id);
+  }
+  search(queries: Float32Array, options: CatalogSearchOptions): Promise<CatalogResult[]> {
+    return this.ready.search(queries, options);
+  }
+  async close(): Promise<void> {
+    await this.target?.close();
+  }
 }

@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { createApp } from './app.js';
 import { loadBundle, type ModelBundle } from './bundle.js';
-import type { Catalog } from './catalog.js';
+import { type Catalog, LoadingCatalog } from './catalog.js';
 import type { ServerConfig } from './config.js';
 import { OnnxEmbedder } from './embedder.js';
 import { Metrics } from './metrics.js';
@@ -58,18 +58,14 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
         })
       : undefined;
   if (!embedder) log.info('the bundle has no model.onnx: serving vector queries only');
-  const started = performance.now();
-  const catalog = await openCatalog(config, bundle, log);
-  log.info(
-    { items: await catalog.size(), ms: performance.now() - started, storage: catalog.kind },
-    'index ready',
-  );
+  const catalog = new LoadingCatalog(bundle.dim, bundle.classes.length);
   const app = createApp({
     bundle,
     catalog,
     embedder,
     logger: log,
     metrics: new Metrics(),
+    ready: () => catalog.loaded,
     options: {
       apiKeys: config.apiKeys,
       readAuth: config.readAuth,
@@ -79,6 +75,7 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
       rateLimit: config.rateLimit,
     },
   });
+  // listen first: /healthz answers and /readyz says 503 while a large index loads
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
       resolve(s as Server),
@@ -86,6 +83,19 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
     (s as Server).once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
+  log.info({ host: config.host, port }, 'accepting connections; loading the index');
+  const started = performance.now();
+  try {
+    catalog.resolve(await openCatalog(config, bundle, log));
+  } catch (error) {
+    server.close();
+    await embedder?.close();
+    throw error;
+  }
+  log.info(
+    { items: await catalog.size(), ms: performance.now() - started, storage: catalog.kind },
+    'index ready',
+  );
   log.info({ host: config.host, port }, 'listening');
   let closing: Promise<void> | undefined;
   const close = () => {
