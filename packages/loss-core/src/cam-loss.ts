@@ -48,11 +48,14 @@ function computeInto<T extends FloatArray>(
   anchors: T,
   dim: number,
   options: CamLossOptions,
-  gradE: T,
-  gradA: T,
-  terms: CamLossTerms,
+  out: CamLossResult<T>,
   work: RepellerWorkspace,
-): number {
+): void {
+  // Results go into `out` rather than being returned: a double returned from a call that is not
+  // inlined is boxed, and the training path must not allocate.
+  const gradE = out.grad.embeddings;
+  const gradA = out.grad.anchors;
+  const terms = out.terms;
   const batch = labels.length;
   const classes = anchors.length / dim;
 
@@ -75,7 +78,8 @@ function computeInto<T extends FloatArray>(
   attractor *= sA;
 
   // repeller: ½ Σ_{y≠y'} max(0, 2m − ‖c_y − c_y'‖)² = Σ_{y<y'} max(0, 2m − D)²
-  const repeller = repellerInto(anchors, classes, dim, options, gradA, work);
+  repellerInto(anchors, classes, dim, options, gradA, work);
+  const repeller = work.sum;
 
   // minimum norm: Σ_y max(0, p − ‖c_y‖)
   const p = options.minNorm;
@@ -105,7 +109,7 @@ function computeInto<T extends FloatArray>(
   terms.attractor = attractor;
   terms.repeller = repeller;
   terms.minNorm = minNorm;
-  return attractor + options.repellerWeight * repeller + options.minNormWeight * minNorm;
+  out.loss = attractor + options.repellerWeight * repeller + options.minNormWeight * minNorm;
 }
 
 function checkInputObject(input: unknown): void {
@@ -152,20 +156,14 @@ export function camLoss<T extends FloatArray = Float32Array>(
   const Ctor = input.embeddings.constructor as new (n: number) => T;
   const gradE = new Ctor(input.embeddings.length);
   const gradA = new Ctor(input.anchors.length);
-  const terms = { attractor: 0, repeller: 0, minNorm: 0 };
+  const result: CamLossResult<T> = {
+    loss: 0,
+    terms: { attractor: 0, repeller: 0, minNorm: 0 },
+    grad: { embeddings: gradE, anchors: gradA },
+  };
   const work = createRepellerWorkspace(input.anchors.length / input.dim, input.dim);
-  const loss = computeInto(
-    input.embeddings,
-    input.labels,
-    input.anchors,
-    input.dim,
-    resolved,
-    gradE,
-    gradA,
-    terms,
-    work,
-  );
-  return { loss, terms, grad: { embeddings: gradE, anchors: gradA } };
+  computeInto(input.embeddings, input.labels, input.anchors, input.dim, resolved, result, work);
+  return result;
 }
 
 /**
@@ -230,15 +228,13 @@ export class CamLoss {
       this.result.grad.embeddings = this.gradEView;
     }
     this.gradA.fill(0);
-    this.result.loss = computeInto(
+    computeInto(
       input.embeddings,
       input.labels,
       input.anchors,
       this.dim,
       this.options,
-      this.gradEView,
-      this.gradA,
-      this.result.terms,
+      this.result,
       this.work,
     );
     return this.result;

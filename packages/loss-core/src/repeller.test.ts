@@ -19,22 +19,12 @@ describe('repellerInto: dense (C×C coefficients) and sparse (pair by pair) path
     const options = resolveCamOptions({ margin: 0.9, repellerWeight: 0.7 });
     const dense = new Float64Array(anchors.length);
     const sparse = new Float64Array(anchors.length);
-    const valueDense = repellerInto(
-      anchors,
-      classes,
-      dim,
-      options,
-      dense,
-      createRepellerWorkspace(classes, dim, true),
-    );
-    const valueSparse = repellerInto(
-      anchors,
-      classes,
-      dim,
-      options,
-      sparse,
-      createRepellerWorkspace(classes, dim, false),
-    );
+    const denseWork = createRepellerWorkspace(classes, dim, true);
+    repellerInto(anchors, classes, dim, options, dense, denseWork);
+    const valueDense = denseWork.sum;
+    const sparseWork = createRepellerWorkspace(classes, dim, false);
+    repellerInto(anchors, classes, dim, options, sparse, sparseWork);
+    const valueSparse = sparseWork.sum;
     const ref = referenceLoss(new Float64Array(dim), Int32Array.of(0), anchors, dim, options).repeller;
     expect(valueDense).toBeCloseTo(ref, 10);
     expect(valueSparse).toBeCloseTo(ref, 10);

@@ -63,8 +63,8 @@ function exactSquaredDistance(a: FloatArray, oi: number, oj: number, dim: number
 }
 
 /**
- * The repeller term `Σ_{y<y'} max(0, 2m − ‖c_y − c_y'‖)²` (reduced), adding its λ_R-weighted
- * gradient into `gradA`. Inputs are trusted.
+ * The repeller term `Σ_{y<y'} max(0, 2m − ‖c_y − c_y'‖)²` (reduced), left in `work.sum`, adding
+ * its λ_R-weighted gradient into `gradA`. Inputs are trusted.
  *
  * This is the O(C²·dim) part of the loss, so it is arranged for speed:
  * - pairs are skipped without a dot product when |‖c_i‖ − ‖c_j‖| ≥ 2m (then D ≥ 2m);
@@ -83,7 +83,7 @@ export function repellerInto(
   options: CamLossOptions,
   gradA: FloatArray,
   work: RepellerWorkspace,
-): number {
+): void {
   const twoM = 2 * options.margin;
   const twoM2 = twoM * twoM;
   const pairs = classes * (classes - 1);
@@ -131,7 +131,7 @@ export function repellerInto(
         for (let b = 0; b < nj; b++) {
           const i = i0 + a;
           const j = j0 + b;
-          if (j > i && !far(work, i, j)) pair(work, i, j, dots[a * 4 + b]!);
+          if (j > i && !far(work, i, j)) pair(work, i, j, a * 4 + b);
         }
     }
   }
@@ -144,7 +144,7 @@ export function repellerInto(
     for (let k = 0; k < dim; k++) gradA[o + k] = gradA[o + k]! + grad[o + k]! - g * anchors[o + k]!;
   }
   work.anchors = EMPTY;
-  return work.sum * sR;
+  work.sum *= sR;
 }
 
 const EMPTY = new Float32Array(0);
@@ -155,8 +155,13 @@ function far(w: RepellerWorkspace, i: number, j: number): boolean {
   return gap >= w.twoM || -gap >= w.twoM;
 }
 
-/** One candidate pair with dot product `dot`: adds its h² and records its gradient coefficient. */
-function pair(w: RepellerWorkspace, i: number, j: number, dot: number): void {
+/**
+ * One candidate pair whose dot product is `w.dots[slot]`: adds its h² and records its gradient
+ * coefficient. (The dot product is passed by slot, not by value: a double argument to a call that
+ * is not inlined is boxed, which would allocate once per pair.)
+ */
+function pair(w: RepellerWorkspace, i: number, j: number, slot: number): void {
+  const dot = w.dots[slot]!;
   const { norms2, anchors, dim, twoM, twoM2, weight, coefSum, coef, grad, classes } = w;
   const ni2 = norms2[i]!;
   const nj2 = norms2[j]!;
