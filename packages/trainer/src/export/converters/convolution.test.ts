@@ -120,7 +120,7 @@ describe('BatchNormalization', () => {
     }
   });
 
-  it('stays standalone after an activation, on a Dense output and on a rank-3 value', async () => {
+  it('stays standalone after an activation, on raw NHWC images, on a Dense output and on a rank-3 value', async () => {
     const conv = tf.sequential({
       layers: [
         tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, activation: 'relu' }),
@@ -134,6 +134,9 @@ describe('BatchNormalization', () => {
       layers: [tf.layers.dense({ inputShape: [5], units: 4 }), tf.layers.batchNormalization()],
     });
     await check.expectMatch(randomize(dense, 14));
+
+    const image = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [5, 4, 3] })] });
+    await check.expectMatch(randomize(image, 16));
 
     const seq = tf.sequential({
       layers: [tf.layers.dense({ inputShape: [3, 5], units: 4 }), tf.layers.batchNormalization({ axis: -1 })],
