@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { AnchorageError } from '@anchorage/loss-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { iterateBatches } from './batches';
+import { subset } from './dataset';
 import { encodeIdx } from './idx';
 import { DEBIAN_FASHION_MNIST_DIR, mnistDataPackageDir } from './mnist';
 import { getDatasetLoader, listDatasets, loadDataset } from './registry';
+import { sampleShots } from './sampling';
 
 let dir: string;
 
@@ -105,5 +108,13 @@ describe('real data', () => {
     const counts = new Array(10).fill(0);
     for (const l of test.labels) counts[l]++;
     expect(counts).toEqual(new Array(10).fill(1000));
+    // a 5-shot episode, converted batch by batch
+    const shots = subset(test, sampleShots(test.labels, 5, 42, test.classes.length));
+    expect(shots.labels.length).toBe(50);
+    const batches = [...iterateBatches(shots, { batchSize: 16 })];
+    expect(batches.map((b) => b.size)).toEqual([16, 16, 16, 2]);
+    const pixels = batches.flatMap((b) => Array.from(b.images));
+    expect(Math.min(...pixels)).toBe(0);
+    expect(Math.max(...pixels)).toBe(1);
   });
 });
