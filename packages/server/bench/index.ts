@@ -10,7 +10,7 @@
  * refcnn-shaped ONNX model (28×28×1) with random weights. Every run is bounded in time.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,18 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Server CPU time (user + system) per request: less sensitive to other load than wall time. */
+  cpuMsPerReq?: number;
+}
+
+/** user + system CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const rows: Row[] = [];
@@ -70,7 +82,9 @@ function report(row: Row): void {
   console.log(
     `${row.what.padEnd(34)} ${row.mode.padEnd(22)} ${row.reqPerS.toFixed(0).padStart(8)} req/s  p50 ${row.p50Ms
       .toFixed(2)
-      .padStart(7)} ms  p99 ${row.p99Ms.toFixed(2).padStart(7)} ms  errors ${row.errors}`,
+      .padStart(7)} ms  p99 ${row.p99Ms.toFixed(2).padStart(7)} ms  errors ${row.errors}${
+      row.cpuMsPerReq === undefined ? '' : `  server CPU ${row.cpuMsPerReq.toFixed(3)} ms/req`
+    }`,
   );
 }
 
@@ -78,8 +92,10 @@ async function load(
   url: string,
   bodies: string[] | undefined,
   options: { rate?: number; connections: number },
-): Promise<{ reqPerS: number; p50: number; p99: number; errors: number }> {
+  pid: number,
+): Promise<{ reqPerS: number; p50: number; p99: number; errors: number; cpuMsPerReq: number }> {
   let i = 0;
+  const cpu0 = cpuMs(pid);
   const result = await autocannon({
     url: bodies ? `${url}/v1/search` : `${url}/healthz`,
     connections: options.connections,
@@ -100,10 +116,11 @@ async function load(
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuMsPerReq: (cpuMs(pid) - cpu0) / result.requests.total,
   };
 }
 
-function startServer(bundle: string, db: string): Promise<{ url: string; stop: () => void }> {
+function startServer(bundle: string, db: string): Promise<{ url: string; pid: number; stop: () => void }> {
   const child = spawn(
     process.execPath,
     [
@@ -134,7 +151,7 @@ function startServer(bundle: string, db: string): Promise<{ url: string; stop: (
         // from here on the access log is only drained, not parsed
         child.stdout!.removeAllListeners('data');
         child.stdout!.resume();
-        resolve({ url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') });
+        resolve({ url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill('SIGTERM') });
       }
       buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
     });
@@ -249,10 +266,10 @@ async function main(): Promise<void> {
         `N=${n}: server ready in ${((performance.now() - start) / 1000).toFixed(1)} s (index rebuilt from SQLite)`,
       );
       try {
-        await load(server.url, vectorBodies.slice(0, 32), { connections: 4 }); // warm-up
+        await load(server.url, vectorBodies.slice(0, 32), { connections: 4 }, server.pid); // warm-up
         if (n === sizes[0]) {
           // the floor: the same server answering GET /healthz, to separate HTTP cost from search cost
-          const floor = await load(server.url, undefined, { connections: 32 });
+          const floor = await load(server.url, undefined, { connections: 32 }, server.pid);
           report({
             what: 'GET /healthz (HTTP floor)',
             mode: 'HTTP saturation (32 conn)',
@@ -260,9 +277,10 @@ async function main(): Promise<void> {
             p50Ms: floor.p50,
             p99Ms: floor.p99,
             errors: floor.errors,
+            cpuMsPerReq: floor.cpuMsPerReq,
           });
         }
-        const fixed = await load(server.url, vectorBodies, { rate, connections: 16 });
+        const fixed = await load(server.url, vectorBodies, { rate, connections: 16 }, server.pid);
         report({
           what: `vector search N=${n}`,
           mode: `HTTP ${rate} req/s offered`,
@@ -270,8 +288,9 @@ async function main(): Promise<void> {
           p50Ms: fixed.p50,
           p99Ms: fixed.p99,
           errors: fixed.errors,
+          cpuMsPerReq: fixed.cpuMsPerReq,
         });
-        const sat = await load(server.url, vectorBodies, { connections: 32 });
+        const sat = await load(server.url, vectorBodies, { connections: 32 }, server.pid);
         report({
           what: `vector search N=${n}`,
           mode: 'HTTP saturation (32 conn)',
@@ -279,9 +298,15 @@ async function main(): Promise<void> {
           p50Ms: sat.p50,
           p99Ms: sat.p99,
           errors: sat.errors,
+          cpuMsPerReq: sat.cpuMsPerReq,
         });
         if (n === sizes[0]) {
-          const fixedImg = await load(server.url, imageBodies, { rate: imageRate, connections: 16 });
+          const fixedImg = await load(
+            server.url,
+            imageBodies,
+            { rate: imageRate, connections: 16 },
+            server.pid,
+          );
           report({
             what: `image search N=${n}`,
             mode: `HTTP ${imageRate} req/s offered`,
@@ -289,8 +314,9 @@ async function main(): Promise<void> {
             p50Ms: fixedImg.p50,
             p99Ms: fixedImg.p99,
             errors: fixedImg.errors,
+            cpuMsPerReq: fixedImg.cpuMsPerReq,
           });
-          const satImg = await load(server.url, imageBodies, { connections: 32 });
+          const satImg = await load(server.url, imageBodies, { connections: 32 }, server.pid);
           report({
             what: `image search N=${n}`,
             mode: 'HTTP saturation (32 conn)',
@@ -298,6 +324,7 @@ async function main(): Promise<void> {
             p50Ms: satImg.p50,
             p99Ms: satImg.p99,
             errors: satImg.errors,
+            cpuMsPerReq: satImg.cpuMsPerReq,
           });
         }
       } finally {
