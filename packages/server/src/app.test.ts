@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorIndex } from '@anchorage/retrieval';
+import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppOptions, createApp } from './app.js';
@@ -463,6 +464,28 @@ describe('image queries', () => {
       code: 'IMAGE_QUERIES_UNAVAILABLE',
     });
     expect((await post(app, '/v1/search', { vector: [1, 2, 3, 4] })).status).toBe(200);
+  });
+});
+
+describe('logs', () => {
+  it('writes one JSON line per request with its request id, echoed in X-Request-Id', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { catalog } = await makeApp();
+    const app = createApp({ bundle, catalog, logger });
+    const res = await app.request('/v1/items/none', { headers: { 'X-Request-Id': 'abc-123' } });
+    expect(res.headers.get('x-request-id')).toBe('abc-123');
+    const generated = (await app.request('/healthz')).headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries[0]).toMatchObject({
+      reqId: 'abc-123',
+      method: 'GET',
+      route: '/v1/items/:id',
+      status: 404,
+      msg: 'request',
+    });
+    expect(entries[1]).toMatchObject({ reqId: generated, route: '/healthz', status: 200 });
   });
 });
 
