@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnchorIndex } from './anchor/index.js';
 import { syntheticClusters } from './cli/quick-bench.js';
 import { loadIndex } from './load-index.js';
+import { evaluateAnchorIndex, evaluateRetrieval } from './metrics/index.js';
 import { writeNpy } from './npy/index.js';
 
 const packageRoot = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -93,6 +94,48 @@ describe('anchorage-index CLI', { timeout: 60_000 }, () => {
       labels: data.database.labels,
     });
     expect(JSON.parse(query.stdout)).toEqual(expected.searchBatch(data.queries, { k: 7, probe: 2 }));
+
+    await writeFile(join(dir, 'query-labels.json'), JSON.stringify([0, 1, 2, 3, 0]));
+    const queryLabels = [0, 1, 2, 3, 0];
+    const labelsFile = join(dir, 'query-labels.json');
+    const queriesFile = join(dir, 'queries.npy');
+    const evaluated = await cli(
+      'evaluate',
+      '--index',
+      out,
+      '--queries',
+      queriesFile,
+      '--labels',
+      labelsFile,
+      '--probe',
+      '1',
+      '--ks',
+      '1,5',
+      '--json',
+    );
+    expect(evaluated.code).toBe(0);
+    expect(JSON.parse(evaluated.stdout)).toEqual(
+      evaluateAnchorIndex(expected, { queries: data.queries, queryLabels, probe: 1, ks: [1, 5] }),
+    );
+    const exhaustive = await cli(
+      'evaluate',
+      '--index',
+      out,
+      '--queries',
+      queriesFile,
+      '--labels',
+      labelsFile,
+      '--json',
+    );
+    expect(JSON.parse(exhaustive.stdout)).toEqual(
+      evaluateRetrieval({
+        queries: data.queries,
+        queryLabels,
+        database: data.database.vectors,
+        databaseLabels: data.database.labels,
+        dim,
+      }),
+    );
 
     const text = await cli(
       'query',

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { AnchorIndex } from '../anchor/index.js';
 import { FlatIndex } from '../flat/index.js';
 import { loadIndex } from '../load-index.js';
+import { evaluateAnchorIndex, evaluateRetrieval, type RetrievalMetrics } from '../metrics/index.js';
 import type { ItemId, SearchResult } from '../types.js';
 import { parseVector, readAnchors, readIds, readLabels, readVectors } from './inputs.js';
 import { quickBench, syntheticClusters } from './quick-bench.js';
@@ -209,6 +210,89 @@ export function createProgram(): Command {
           `buckets    min ${stats.buckets.min}, max ${stats.buckets.max}, mean ${stats.buckets.mean.toFixed(1)}, empty ${stats.buckets.empty}`,
           `file       ${fileBytes} bytes`,
           `memory     ${stats.memoryBytes} bytes (${stats.memoryBytesPerItem.toFixed(1)} per item)`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('evaluate')
+    .description(
+      'retrieval metrics of labelled queries against an index file (its labelled items are the database)',
+    )
+    .requiredOption('--index <file>', 'index file; every item needs a label')
+    .requiredOption('--queries <file>', 'queries: .npy float32, .jsonl (with labels) or raw float32')
+    .option('--labels <file>', 'query labels (.npy, .json or one per line), unless the JSONL carries them')
+    .option(
+      '--probe <p>',
+      'rank through the two-stage search with this probe (default: exhaustive)',
+      integer('probe'),
+    )
+    .option('--no-full-ranking', 'with --probe: rank only the probed buckets')
+    .option('--ks <list>', 'cut-offs for P@k, mAP@k and recall@k', '1,10,100')
+    .option('--json', 'print JSON')
+    .action(async (options) => {
+      const index = await loadIndex(options.index);
+      const input = await readVectors(options.queries, index.dim);
+      const queryLabels = options.labels ? await readLabels(options.labels) : input.labels;
+      if (queryLabels === undefined)
+        throw new InvalidArgumentError('query labels are needed: --labels <file>');
+      const ks = String(options.ks)
+        .split(',')
+        .map((k) => Number(k.trim()));
+      const total = input.vectors.length / index.dim;
+      const bar = progress(!options.json, total, 'evaluating');
+      let done = 0;
+      const onProgress = (now: number) => {
+        bar.tick(now - done);
+        done = now;
+      };
+      let metrics: RetrievalMetrics;
+      if (options.probe !== undefined) {
+        if (!(index instanceof AnchorIndex))
+          throw new InvalidArgumentError('--probe needs an AnchorIndex file');
+        metrics = evaluateAnchorIndex(index, {
+          queries: input.vectors,
+          queryLabels,
+          probe: options.probe,
+          fullRanking: options.fullRanking,
+          ks,
+          onProgress,
+        });
+      } else {
+        const database = new Float32Array(index.size * index.dim);
+        const databaseLabels = new Int32Array(index.size);
+        let i = 0;
+        for (const item of index.items()) {
+          if (item.label === undefined) {
+            throw new AnchorageError('INVALID_ARGUMENT', `item ${JSON.stringify(item.id)} has no label`, {
+              argument: 'index',
+            });
+          }
+          database.set(item.vector, i * index.dim);
+          databaseLabels[i++] = item.label;
+        }
+        metrics = evaluateRetrieval({
+          queries: input.vectors,
+          queryLabels,
+          database,
+          databaseLabels,
+          dim: index.dim,
+          ks,
+          onProgress,
+        });
+      }
+      bar.stop();
+      const perK = (name: string, values: Record<number, number>) =>
+        ks.map((k) => `${name}@${k} ${values[k]!.toFixed(4)}`).join('  ');
+      print(
+        options.json,
+        metrics,
+        [
+          `queries ${metrics.queries} (${metrics.skipped} skipped: no relevant item), database ${metrics.databaseSize}`,
+          `mAP ${metrics.meanAveragePrecision.toFixed(4)}  R-precision ${metrics.rPrecision.toFixed(4)}  mAP@R ${metrics.mapAtR.toFixed(4)}`,
+          perK('P', metrics.precisionAtK),
+          perK('mAP', metrics.mapAtK),
+          `${perK('recall', metrics.recallAtK)}  scanned ${(100 * metrics.scannedFraction).toFixed(1)}%`,
         ].join('\n'),
       );
     });
