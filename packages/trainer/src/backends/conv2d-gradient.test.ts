@@ -112,6 +112,18 @@ describe('Conv2D gradients through forward convolutions', () => {
     });
   }
 
+  it("conv2dTranspose (the Conv2DBackpropInput kernel) on wasm equals cpu's", async () => {
+    for (const c of cases) {
+      const transpose = () => {
+        const { filter, dy } = tensors(c);
+        return tf.conv2dTranspose(dy, filter, c.x, c.strides, c.pad as 'same' | 'valid' | number);
+      };
+      const [reference] = await runOn('cpu', transpose);
+      const [actual] = await runOn('wasm', transpose);
+      expect(maxAbsDiff(actual!, reference!)).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
   it('leaves no tensors behind on wasm', async () => {
     await runOn('wasm', () => autodiff(cases[2]!, true));
     const before = tf.memory().numTensors;

@@ -1,18 +1,50 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dFilterGradient, registerConv2dGradient } from './conv2d-gradient';
+import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
 
 let registered = false;
 
+interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: string;
+}
+
 /**
- * Makes the wasm backend able to train the registered backbones:
+ * Runs `compute` on Tensor views of a kernel's inputs. A kernel may return a Tensor (tfjs-node's
+ * do); the ops inside run on the same backend and are not taped because the engine is inside a
+ * kernel. Each view takes a reference on its data, released when tidy disposes the view.
+ */
+function withTensors(
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  compute: (...tensors: tf.Tensor4D[]) => tf.Tensor,
+): tf.TensorInfo {
+  const refs = backend as { incRef(dataId: tf.DataId): void };
+  for (const input of inputs) refs.incRef(input.dataId);
+  return tf.tidy(() => {
+    const views = inputs.map((input) => tf.engine().makeTensorFromTensorInfo(input) as tf.Tensor4D);
+    return compute(...views);
+  }) as unknown as tf.TensorInfo;
+}
+
+function pairOf(strides: number | [number, number]): [number, number] {
+  return typeof strides === 'number' ? [strides, strides] : strides;
+}
+
+/**
+ * Makes the wasm backend able to train the registered backbones, and fast at it:
  * - the Conv2D gradient through forward convolutions (see `registerConv2dGradient`);
- * - a `Conv2DBackpropFilter` kernel for wasm built from the same forward-conv identity, because
- *   tfjs's fused conv2d (a convolution with no activation, or with a bias, while recording
- *   gradients) calls that kernel directly rather than the Conv2D gradient.
+ * - a `Conv2DBackpropFilter` kernel for wasm (it has none) from the same identity, because tfjs's
+ *   fused conv2d (no activation, or a bias, while recording gradients — convolutions before batch
+ *   norm) calls the backprop kernels directly rather than the Conv2D gradient;
+ * - a `Conv2DBackpropInput` kernel for wasm through a forward convolution: the stock one is ~10×
+ *   slower on refcnn's shapes (it also serves `conv2dTranspose`; NCHW and dimRoundingMode calls
+ *   keep the stock kernel);
  * - a correct `MaxPoolGrad` kernel for wasm (the stock one misroutes some gradients).
  * Mean, Relu, BiasAdd and MatMul gradients run on stock wasm kernels (checked by the tests
- * against the cpu backend). Idempotent.
+ * against the cpu backend). Idempotent; the wasm part waits until tfjs-backend-wasm is imported.
  */
 export function registerTrainingKernels(): void {
   registerConv2dGradient();
@@ -20,36 +52,48 @@ export function registerTrainingKernels(): void {
   if (registered || tf.findBackendFactory('wasm') === null) return;
   registered = true;
   registerWasmMaxPoolGrad();
-  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') === undefined) {
-    tf.registerKernel({
-      kernelName: tf.Conv2DBackpropFilter,
-      backendName: 'wasm',
-      // A kernel may return a Tensor (tfjs-node's do): the ops below run on the same backend and
-      // are not taped because the engine is inside a kernel.
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-        const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-          strides: number | [number, number];
-          pad: 'valid' | 'same' | number;
-          dataFormat: 'NHWC' | 'NCHW';
-          dimRoundingMode?: string;
+
+  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') !== undefined) {
+    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+  }
+  tf.registerKernel({
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+        attrs as unknown as ConvBackpropAttrs & {
           filterShape: [number, number, number, number];
         };
-        if (dataFormat === 'NCHW' || dimRoundingMode != null) {
-          throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
-        }
-        // Wrapping TensorInfos as Tensors needs a reference each, released when tidy disposes them.
-        const refs = backend as unknown as { incRef(dataId: tf.DataId): void };
-        refs.incRef(x.dataId);
-        refs.incRef(dy.dataId);
-        return tf.tidy(() => {
-          const engine = tf.engine();
-          const xT = engine.makeTensorFromTensorInfo(x) as tf.Tensor4D;
-          const dyT = engine.makeTensorFromTensorInfo(dy) as tf.Tensor4D;
-          const stride2 = (typeof strides === 'number' ? [strides, strides] : strides) as [number, number];
-          return conv2dFilterGradient(xT, dyT, filterShape, stride2, pad);
-        }) as unknown as tf.TensorInfo;
-      },
-    });
-  }
+      if (dataFormat === 'NCHW' || dimRoundingMode != null) {
+        throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
+      }
+      return withTensors(backend, [x, dy], (xT, dyT) =>
+        conv2dFilterGradient(xT!, dyT!, filterShape, pairOf(strides), pad),
+      );
+    },
+  });
+
+  const stockInput = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+  if (stockInput !== undefined) tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: 'wasm',
+    setupFunc: stockInput?.setupFunc,
+    kernelFunc: (args) => {
+      const { inputs, attrs, backend } = args;
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
+        attrs as unknown as ConvBackpropAttrs & {
+          inputShape: [number, number, number, number];
+        };
+      if (dataFormat === 'NCHW' || dimRoundingMode != null) {
+        if (stockInput === undefined) throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
+        return stockInput.kernelFunc(args);
+      }
+      return withTensors(backend, [dy, filter], (dyT, filterT) =>
+        conv2dInputGradient(inputShape, dyT!, filterT!, pairOf(strides), pad),
+      );
+    },
+  });
 }
