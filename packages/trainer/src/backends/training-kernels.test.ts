@@ -43,6 +43,19 @@ const ops: Array<[string, (x: tf.Tensor) => tf.Tensor, number[]]> = [
     [4, 6],
   ],
   [
+    // the pieces of a transformer block: layer norm, batched attention with softmax, tanh-GELU
+    'layer norm + self-attention + GELU (the ops a small ViT needs)',
+    (x) => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+      const scores = tf.softmax(tf.div(tf.matMul(normed, normed, false, true), Math.sqrt(x.shape[2]!)));
+      const attended = tf.matMul(scores, normed);
+      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(attended, tf.mul(0.044715, tf.pow(attended, 3))));
+      return tf.mul(tf.mul(0.5, attended), tf.add(1, tf.tanh(inner)));
+    },
+    [2, 5, 8],
+  ],
+  [
     'fused conv + bias + relu (as tfjs layers runs it)',
     (x) =>
       tf.fused.conv2d({
@@ -81,6 +94,51 @@ describe('training kernels on wasm', () => {
     const reference = await grads('cpu');
     const actual = await grads('wasm');
     expect(actual.length).toBe(8);
+    for (let i = 0; i < reference.length; i++) {
+      const scale = Math.max(1, ...Array.from(reference[i]!, Math.abs));
+      expect(maxAbsDiff(actual[i]!, reference[i]!) / scale).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('a residual block with batch norm (the layers resnet18 will use) trains on wasm like on cpu', async () => {
+    const grads = (backend: 'cpu' | 'wasm') =>
+      runOn(backend, () => {
+        const seed = { seed: 11 };
+        const input = tf.input({ shape: [8, 8, 3] });
+        const conv = (filters: number, kernelSize: number, strides: number, name: string) =>
+          tf.layers.conv2d({
+            filters,
+            kernelSize,
+            strides,
+            padding: 'same',
+            useBias: false,
+            name,
+            kernelInitializer: tf.initializers.glorotUniform(seed),
+          });
+        let y = conv(8, 3, 2, 'c1').apply(input) as tf.SymbolicTensor;
+        y = tf.layers.batchNormalization({ name: 'bn1' }).apply(y) as tf.SymbolicTensor;
+        y = tf.layers.reLU().apply(y) as tf.SymbolicTensor;
+        y = conv(8, 3, 1, 'c2').apply(y) as tf.SymbolicTensor;
+        y = tf.layers.batchNormalization({ name: 'bn2' }).apply(y) as tf.SymbolicTensor;
+        const shortcut = conv(8, 1, 2, 'short').apply(input) as tf.SymbolicTensor;
+        y = tf.layers.add().apply([y, shortcut]) as tf.SymbolicTensor;
+        y = tf.layers.reLU().apply(y) as tf.SymbolicTensor;
+        y = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+        const output = tf.layers
+          .dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform(seed) })
+          .apply(y) as tf.SymbolicTensor;
+        const model = tf.model({ inputs: input, outputs: output });
+        const x = tf.tensor4d(randomValues(3 * 8 * 8 * 3, 12), [3, 8, 8, 3]);
+        const { grads: g } = tf.variableGrads(
+          () => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+        );
+        const out = model.trainableWeights.map((w) => g[w.name]!);
+        model.dispose();
+        return out;
+      });
+    const reference = await grads('cpu');
+    const actual = await grads('wasm');
+    expect(actual.length).toBe(reference.length);
     for (let i = 0; i < reference.length; i++) {
       const scale = Math.max(1, ...Array.from(reference[i]!, Math.abs));
       expect(maxAbsDiff(actual[i]!, reference[i]!) / scale).toBeLessThanOrEqual(1e-4);
