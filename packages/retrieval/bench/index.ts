@@ -75,6 +75,7 @@ function runFlat(data: BenchData, n: number): { row: Row; exact: number[][] } {
   const q = data.queries.length / data.dim;
   const query = (i: number) => data.queries.subarray(i * data.dim, (i + 1) * data.dim);
   for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), { k: K });
+  index.searchBatch(data.queries.subarray(0, Math.min(WARMUP, q) * data.dim), { k: K });
   const exact: number[][] = new Array(q);
   const times = timeEach(q, (i) => {
     exact[i] = ids(index.search(query(i), { k: K }));
@@ -104,6 +105,7 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
   const query = (i: number) => data.queries.subarray(i * data.dim, (i + 1) * data.dim);
   return PROBES.filter((probe) => probe <= data.classes).map((probe) => {
     for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), { k: K, probe });
+    index.searchBatch(data.queries.subarray(0, Math.min(WARMUP, q) * data.dim), { k: K, probe });
     const found: number[][] = new Array(q);
     let scanned = 0;
     const times = timeEach(q, (i) => {
