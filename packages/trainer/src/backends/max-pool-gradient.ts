@@ -28,6 +28,19 @@ export function maxPoolGradient(
   } = info;
   const { top, left } = info.padInfo;
   dx.fill(0);
+  if (
+    effectiveFilterHeight === 2 &&
+    effectiveFilterWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    top === 0 &&
+    left === 0 &&
+    outHeight * 2 <= inHeight &&
+    outWidth * 2 <= inWidth
+  ) {
+    maxPool2x2Gradient(x, dy, dx, info);
+    return;
+  }
   // channels innermost: every window position is one contiguous run of x
   const best = new Float32Array(inChannels);
   const at = new Int32Array(inChannels);
@@ -56,6 +69,46 @@ export function maxPoolGradient(
         }
         const dyBase = ((b * outHeight + r) * outWidth + c) * inChannels;
         for (let d = 0; d < inChannels; d++) if (at[d]! >= 0) dx[at[d]!]! += dy[dyBase + d]!;
+      }
+    }
+  }
+}
+
+/** The common 2×2 / stride 2 / no padding case with the four candidates held in locals. */
+function maxPool2x2Gradient(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const rowStride = inWidth * channels;
+  let g = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const xBatch = b * inHeight * rowStride;
+    for (let r = 0; r < outHeight; r++) {
+      for (let c = 0; c < outWidth; c++) {
+        const p00 = xBatch + 2 * r * rowStride + 2 * c * channels;
+        const p01 = p00 + channels;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + channels;
+        for (let d = 0; d < channels; d++, g++) {
+          // row-major order, strictly greater wins: the first maximum takes the gradient
+          let at = p00 + d;
+          let best = x[at]!;
+          let v = x[p01 + d]!;
+          if (v > best) {
+            best = v;
+            at = p01 + d;
+          }
+          v = x[p10 + d]!;
+          if (v > best) {
+            best = v;
+            at = p10 + d;
+          }
+          if (x[p11 + d]! > best) at = p11 + d;
+          dx[at]! += dy[g]!;
+        }
       }
     }
   }
