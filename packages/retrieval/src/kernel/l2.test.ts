@@ -16,19 +16,28 @@ describe('squared-L2 kernel', () => {
   it('the SIMD kernel and the JavaScript kernel agree bit for bit, for every dim shape', () => {
     const rng = new SeededRandom(5);
     for (const dim of [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 64, 100, 128, 513]) {
-      const count = 37;
+      // Enough rows (≥ 32 KiB) for the block to live in SIMD memory.
+      const count = Math.ceil(40_000 / (4 * dim)) + 5;
       const store = new RowStore(dim, count);
+      expect(store.usesSimd).toBe(true);
       const rows = Float32Array.from({ length: count * dim }, () => rng.normal() * 10);
       store.rows.set(rows);
       const query = Float32Array.from({ length: dim }, () => rng.normal() * 10);
       store.setQuery(query, 0);
-      const fromKernel = Array.from(store.distances(0, count));
+      const fromKernel: number[] = [];
+      for (let start = 0; start < count; start += TILE_ROWS) {
+        fromKernel.push(...store.distances(start, Math.min(count, start + TILE_ROWS)));
+      }
       const fromJs = Array.from({ length: count }, (_, r) => squaredL2(query, 0, rows, r * dim, dim));
       expect(fromKernel).toEqual(fromJs);
       const plain = new RowStore(dim, count, false);
       plain.rows.set(rows);
       plain.setQuery(query, 0);
-      expect(Array.from(plain.distances(0, count))).toEqual(fromJs);
+      const fromPlain: number[] = [];
+      for (let start = 0; start < count; start += TILE_ROWS) {
+        fromPlain.push(...plain.distances(start, Math.min(count, start + TILE_ROWS)));
+      }
+      expect(fromPlain).toEqual(fromJs);
       for (let r = 0; r < count; r++) {
         const want = exact(query, rows, r * dim, dim);
         expect(Math.abs(fromKernel[r]! - want)).toBeLessThanOrEqual(want * (dim + 4) * 1.2e-7);

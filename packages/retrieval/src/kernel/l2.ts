@@ -99,12 +99,15 @@ export function squaredL2(
 export const TILE_ROWS = 1024;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
+/** Below this many bytes of rows a block stays in a plain ArrayBuffer: a 64 KiB page would mostly sit empty. */
+const SIMD_MIN_BYTES = 32 * 1024;
 
 /**
  * Rows of `dim` float32 values in memory the SIMD kernel can read: one WebAssembly memory laid out
  * as [query | TILE_ROWS distances | rows…]. Growing extends the memory in place (no copy); `rows`
- * is re-created after every resize, so never keep it across one. Without SIMD it is an ArrayBuffer
- * and the JavaScript kernel fills the same distances.
+ * is re-created after every resize, so never keep it across one. Small blocks (under 32 KiB of rows)
+ * and runtimes without SIMD use a plain ArrayBuffer and the JavaScript kernel, which gives the same
+ * distances bit for bit.
  */
 export class RowStore {
   rows!: Float32Array;
@@ -115,7 +118,8 @@ export class RowStore {
   private query!: Float32Array;
   private out!: Float32Array;
   private readonly queryBytes: number;
-  private readonly rowsOffset: number;
+  private outRows = 0;
+  private rowsOffset = 0;
 
   /** `simd: false` forces the JavaScript kernel (for tests and comparison). */
   constructor(
@@ -124,8 +128,12 @@ export class RowStore {
     private readonly simd = true,
   ) {
     this.queryBytes = Math.ceil((dim * 4) / 16) * 16;
-    this.rowsOffset = this.queryBytes + TILE_ROWS * 4;
     this.allocate(capacity, 0);
+  }
+
+  /** Whether this store's distances run in WebAssembly SIMD (large blocks) or JavaScript (small ones). */
+  get usesSimd(): boolean {
+    return this.kernel !== undefined;
   }
 
   /** Bytes held (the whole memory, header included). */
@@ -166,8 +174,11 @@ export class RowStore {
 
   private allocate(capacity: number, keep: number): void {
     const old = this.capacity > 0 ? this.rows.subarray(0, keep * this.dim) : undefined;
-    const bytes = this.rowsOffset + capacity * this.dim * 4;
-    const module = this.simd ? l2Module() : null;
+    const rowBytes = capacity * this.dim * 4;
+    const module = this.simd && rowBytes >= SIMD_MIN_BYTES ? l2Module() : null;
+    this.outRows = module !== null ? TILE_ROWS : Math.min(TILE_ROWS, capacity);
+    this.rowsOffset = this.queryBytes + Math.ceil((this.outRows * 4) / 16) * 16;
+    const bytes = this.rowsOffset + rowBytes;
     if (module !== null) {
       const pages = Math.max(1, Math.ceil(bytes / PAGE));
       if (pages > MAX_PAGES) throw tooLarge(capacity, this.dim);
@@ -176,6 +187,7 @@ export class RowStore {
       this.kernel = instance.exports.l2 as L2Kernel;
     } else {
       this.memory = undefined;
+      this.kernel = undefined;
       this.buffer = new ArrayBuffer(bytes);
     }
     this.capacity = capacity;
@@ -186,7 +198,7 @@ export class RowStore {
   private view(): void {
     if (this.memory !== undefined) this.buffer = this.memory.buffer;
     this.query = new Float32Array(this.buffer, 0, this.dim);
-    this.out = new Float32Array(this.buffer, this.queryBytes, TILE_ROWS);
+    this.out = new Float32Array(this.buffer, this.queryBytes, this.outRows);
     this.rows = new Float32Array(this.buffer, this.rowsOffset, this.capacity * this.dim);
   }
 }
