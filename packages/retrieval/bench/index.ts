@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nearestAnchorsInto } from '@anchorage/loss-core';
 import { AnchorIndex } from '../src/anchor/anchor-index.js';
 import { FlatIndex } from '../src/flat/flat-index.js';
 import { simdAvailable } from '../src/kernel/index.js';
@@ -125,6 +126,29 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
       scanned: scanned / q / n,
     };
   });
+}
+
+/**
+ * CPU median of stage 1 alone (the C anchor distances and the nearest one, as AnchorIndex computes
+ * it): with the scan per row from FlatIndex it splits AnchorIndex's time into its parts.
+ */
+function stage1CpuUs(data: BenchData): number {
+  const q = data.queries.length / data.dim;
+  const indices = new Int32Array(1);
+  const distances = new Float32Array(1);
+  const scratch = new Float64Array(data.classes);
+  const run = (i: number) =>
+    nearestAnchorsInto(
+      data.queries.subarray(i * data.dim, (i + 1) * data.dim),
+      data.anchors,
+      data.dim,
+      1,
+      indices,
+      distances,
+      scratch,
+    );
+  for (let i = 0; i < Math.min(WARMUP, q); i++) run(i);
+  return latency(timeEach(q, run).cpu).medianUs;
 }
 
 async function runHnsw(data: BenchData, n: number, exact: number[][], targetRecall: number): Promise<Row[]> {
@@ -359,6 +383,21 @@ async function main(): Promise<void> {
       }
     }
     const lines = targets(rows, flat, data.classes);
+    const stage1 = stage1CpuUs(data);
+    const rowNs = (flat.cpuMedianUs * 1000) / n;
+    const stage2 = (p1.scanned * n * rowNs) / 1000;
+    const breakdown = {
+      stage1CpuUs: stage1,
+      flatScanNsPerRow: rowNs,
+      stage2ScanCpuUs: stage2,
+      restCpuUs: p1.cpuMedianUs - stage1 - stage2,
+      speedUpCeiling: flat.cpuMedianUs / (stage1 + stage2),
+    };
+    lines.push(
+      `AnchorIndex probe=1 ${p1.cpuMedianUs.toFixed(1)} µs CPU ≈ stage 1 ${stage1.toFixed(1)} µs (C·d in JavaScript) ` +
+        `+ stage 2 ${stage2.toFixed(1)} µs (${(p1.scanned * n).toFixed(0)} rows at FlatIndex's ${rowNs.toFixed(1)} ns/row) ` +
+        `+ rest ${breakdown.restCpuUs.toFixed(1)} µs (heap, hits, ids); stage 1 + stage 2 alone would allow ${breakdown.speedUpCeiling.toFixed(1)}×`,
+    );
     const loadAfter = loadavg()[0]!;
     console.log(table(rows, flat));
     for (const line of [...lines, ...notes]) console.log(line);
@@ -381,6 +420,7 @@ async function main(): Promise<void> {
           faissVersion,
           command: `pnpm --filter @anchorage/retrieval bench -- ${argv.join(' ')}`.trim(),
           rows,
+          breakdown,
           targets: lines,
           notes,
         },
