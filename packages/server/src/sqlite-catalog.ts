@@ -116,9 +116,7 @@ export class SqliteCatalog implements Catalog {
       ),
       clearTombstone: db.prepare('DELETE FROM tombstones WHERE id = ?'),
       get: db.prepare('SELECT id, vector, label, bucket, metadata, seq FROM items WHERE id = ?'),
-      metadata: db.prepare(
-        'SELECT id, metadata FROM items WHERE id IN (SELECT value FROM json_each(?)) AND metadata IS NOT NULL',
-      ),
+      metadata: db.prepare('SELECT metadata FROM items WHERE id = ?').pluck(),
       remove: db.prepare('DELETE FROM items WHERE id = ?'),
       tombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, seq) VALUES (?, ?)'),
       nextSeq: db.prepare(
@@ -316,6 +314,9 @@ export class SqliteCatalog implements Catalog {
   }
 
   async bucketSizes(): Promise<number[]> {
+    // AnchorIndex keeps its bucket sizes; counting rows would scan the table
+    const fromIndex = (this.index as { bucketSizes?: unknown }).bucketSizes;
+    if (fromIndex instanceof Int32Array && fromIndex.length === this.classes) return Array.from(fromIndex);
     const sizes = new Array<number>(this.classes).fill(0);
     for (const r of this.db.prepare('SELECT bucket, count(*) AS n FROM items GROUP BY bucket').all() as {
       bucket: number;
@@ -410,22 +411,17 @@ export class SqliteCatalog implements Catalog {
   private decorate(result: SearchResult, k: number, labels: ReadonlySet<number> | undefined): CatalogResult {
     const hits = filterHits(result.hits, labels).slice(0, k);
     const ids = hits.map((h) => idKey(h.id));
-    // one statement for all hits' metadata instead of one per hit
-    const metadata = new Map<string, string>();
-    if (ids.length > 0) {
-      for (const row of this.stmt.metadata.all(JSON.stringify(ids)) as { id: string; metadata: string }[]) {
-        metadata.set(row.id, row.metadata);
-      }
-    }
+    // primary-key lookups: about 1 µs each, cheaper than one json_each statement for all hits
+    const metadata = ids.map((id) => this.stmt.metadata.get(id) as string | null | undefined);
     return {
       hits: hits.map((h, i) => {
-        const text = metadata.get(ids[i]!);
+        const text = metadata[i];
         return {
           id: ids[i]!,
           distance: h.distance,
           label: h.label,
           bucket: h.bucket,
-          metadata: text === undefined ? undefined : JSON.parse(text),
+          metadata: text == null ? undefined : JSON.parse(text),
         };
       }),
       scanned: result.scanned,
