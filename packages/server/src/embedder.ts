@@ -46,7 +46,12 @@ export class OnnxEmbedder {
 
   /** Loads the model once; fails when its input is neither uint8 nor float32 NHWC of the manifest's size. */
   static async create(options: EmbedderOptions): Promise<OnnxEmbedder> {
-    const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      // spinning worker threads would take CPU from the event loop that parses and answers
+      // requests; measured on refcnn at batch 32: 0.16 ms CPU per image without, 0.27 with
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    };
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
     const session = await ort.InferenceSession.create(options.modelPath, sessionOptions);
     const inputName = session.inputNames[0]!;
