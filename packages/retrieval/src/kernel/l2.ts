@@ -6,16 +6,32 @@ const L2_WASM =
 
 type L2Kernel = (query: number, rows: number, count: number, dim: number, out: number) => void;
 
-let compiled: WebAssembly.Module | null | undefined;
+// The part of the WebAssembly JavaScript API used here, typed locally: the package compiles
+// without the DOM library, whose declarations the full API lives in.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmModule {
+  readonly __wasmModule?: never;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let compiled: WasmModule | null | undefined;
 
 /** The SIMD module, or null where WebAssembly SIMD is unavailable (the JavaScript kernel then runs). */
-function l2Module(): WebAssembly.Module | null {
+function l2Module(): WasmModule | null {
   if (compiled === undefined) {
     compiled = null;
     try {
       const bytes = Uint8Array.from(atob(L2_WASM), (c) => c.charCodeAt(0));
-      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes))
-        compiled = new WebAssembly.Module(bytes);
+      if (wasm?.validate(bytes)) compiled = new wasm.Module(bytes);
     } catch {
       compiled = null;
     }
@@ -112,7 +128,7 @@ const SIMD_MIN_BYTES = 32 * 1024;
 export class RowStore {
   rows!: Float32Array;
   capacity = 0;
-  private memory: WebAssembly.Memory | undefined;
+  private memory: WasmMemory | undefined;
   private buffer!: ArrayBuffer;
   private kernel: L2Kernel | undefined;
   private query!: Float32Array;
@@ -182,8 +198,8 @@ export class RowStore {
     if (module !== null) {
       const pages = Math.max(1, Math.ceil(bytes / PAGE));
       if (pages > MAX_PAGES) throw tooLarge(capacity, this.dim);
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES });
-      const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+      this.memory = new wasm!.Memory({ initial: pages, maximum: MAX_PAGES });
+      const instance = new wasm!.Instance(module, { env: { memory: this.memory } });
       this.kernel = instance.exports.l2 as L2Kernel;
     } else {
       this.memory = undefined;
