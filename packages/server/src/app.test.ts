@@ -273,6 +273,13 @@ describe('bad input: a clear error with a stable code, and nothing changes', () 
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
     });
+    // a declared Content-Length over the limit is refused before the body is read
+    const declared = await app.request('/v1/search', {
+      method: 'POST',
+      headers: { ...json, 'content-length': '4096' },
+      body: '{}',
+    });
+    expect(await errorOf(declared)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     expect(await errorOf(await put(app, 'y', { vector: [1, 2, 3, 4], extra: 1 }))).toMatchObject({
       status: 422,
       code: 'VALIDATION_FAILED',

@@ -209,19 +209,25 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     );
   }
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: options.bodyLimitBytes ?? 16 * 1024 * 1024,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'PAYLOAD_TOO_LARGE',
-          `the body is over ${options.bodyLimitBytes ?? 16 * 1024 * 1024} bytes`,
-        );
-      },
-    }),
-  );
+  const limitBytes = options.bodyLimitBytes ?? 16 * 1024 * 1024;
+  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `the body is over ${limitBytes} bytes`);
+  const streamingLimit = bodyLimit({
+    maxSize: limitBytes,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  app.use('/v1/*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'DELETE') return next();
+    // Node's HTTP parser holds a body to its Content-Length, so the header settles the limit without
+    // touching the body (which would cost a full Request object); chunked bodies are counted as read
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && /^\d+$/.test(declared)) {
+      if (Number(declared) > limitBytes) throw tooLarge();
+      return next();
+    }
+    return streamingLimit(c, next);
+  });
 
   const guard =
     (kind: 'read' | 'write'): MiddlewareHandler<Env> =>
