@@ -220,7 +220,13 @@ export async function writeIndexFile(path: string, contents: IndexFileContents):
   const handle = await open(temporary, 'w');
   try {
     try {
-      for (const part of parts) await handle.write(part);
+      for (const part of parts) {
+        // A single write may be partial (and Linux caps one at about 2 GiB): write in slices until done.
+        for (let offset = 0; offset < part.length; ) {
+          const { bytesWritten } = await handle.write(part, offset, Math.min(part.length - offset, 1 << 30));
+          offset += bytesWritten;
+        }
+      }
       await handle.sync();
     } finally {
       await handle.close();
