@@ -53,6 +53,8 @@ export interface PgCatalogOptions {
   /** Not used with PostgreSQL: the database is the index. */
   indexPath: string | undefined;
   log: pino.Logger;
+  /** The index class (default: `PgVectorIndex` from `@anchorage/retrieval`). */
+  indexClass?: unknown;
 }
 
 type MetaHit = SearchHit & { metadata?: unknown };
@@ -193,7 +195,8 @@ export class PgCatalog implements Catalog {
  * with the bundle's anchors; an existing table built for other anchors is refused.
  */
 export async function openPgCatalog(options: PgCatalogOptions): Promise<PgCatalog> {
-  const PgVectorIndex = (retrieval as unknown as { PgVectorIndex?: PgIndexClass }).PgVectorIndex;
+  const PgVectorIndex = (options.indexClass ??
+    (retrieval as unknown as { PgVectorIndex?: PgIndexClass }).PgVectorIndex) as PgIndexClass | undefined;
   if (!PgVectorIndex) {
     throw new AnchorageError('UNSUPPORTED', 'this build of @anchorage/retrieval has no PgVectorIndex', {
       argument: 'store',
