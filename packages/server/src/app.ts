@@ -144,7 +144,7 @@ function toVector(values: readonly number[], dim: number, argument: string): Flo
   return out;
 }
 
-/** Replaces non-finite numbers in vectors by a marker zod rejects, so they surface as NON_FINITE, not type errors. */
+/** Checks an all-number vector before the schema does: zod calls Infinity a type error, the API calls it NON_FINITE. */
 function preCheckFinite(value: unknown, dim: number, argument: string): void {
   if (Array.isArray(value) && value.every((v) => typeof v === 'number'))
     toVector(value as number[], dim, argument);
