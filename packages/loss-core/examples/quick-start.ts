@@ -5,13 +5,13 @@
  *
  * Run: pnpm start   (from the repository root)
  */
-import { anchorStats, CamLoss, initAnchors, nearestAnchors, SeededRandom } from '../src/index';
+import { anchorStats, CamLoss, initAnchors, nearestAnchors, Random } from '../src/index';
 
 const classes = 10;
 const inputs = 32;
 const dim = 8;
 const perClass = 60;
-const rng = new SeededRandom(7);
+const rng = new Random(7);
 
 // synthetic data: a random centre per class plus unit noise
 const centres = new Float32Array(classes * inputs).map(() => rng.normal() * 1.5);

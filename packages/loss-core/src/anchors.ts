@@ -1,7 +1,7 @@
 import { AnchorageError } from './errors';
 import { squaredDistance } from './nearest';
 import { DEFAULT_CAM_OPTIONS } from './options';
-import { SeededRandom } from './random';
+import { Random } from './random';
 import { checkDim, checkMatrix, type FloatArray } from './validate';
 
 /** How `initAnchors` places the anchors. */
@@ -27,7 +27,7 @@ function checkPositiveInt(name: string, value: unknown): number {
 }
 
 /** Orthonormal rows (Gram–Schmidt on seeded Gaussian vectors); count ≤ dim. */
-function orthonormalRows(count: number, dim: number, rng: SeededRandom): Float64Array {
+function orthonormalRows(count: number, dim: number, rng: Random): Float64Array {
   const rows = new Float64Array(count * dim);
   for (let r = 0; r < count; r++) {
     const o = r * dim;
@@ -145,7 +145,7 @@ export function initAnchors(classes: number, dim: number, options: InitAnchorsOp
       value: minNorm,
     });
   }
-  const rng = new SeededRandom(options.seed ?? 0);
+  const rng = new Random(options.seed ?? 0);
   const out = new Float32Array(classes * dim);
   const radius = 1.01 * Math.max(minNorm, Math.SQRT2 * margin);
 

@@ -16,5 +16,5 @@ export {
   DEFAULT_CAM_OPTIONS,
   resolveCamOptions,
 } from './options';
-export { type RandomState, SeededRandom } from './random';
+export { Random, type RandomState } from './random';
 export { checkDim, checkLabels, checkMatrix, type FloatArray } from './validate';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AnchorageError } from './errors';
 import { nearestAnchors } from './nearest';
-import { SeededRandom } from './random';
+import { Random } from './random';
 
 function naive(vectors: Float32Array, anchors: Float32Array, dim: number, k: number) {
   const n = vectors.length / dim;
@@ -27,7 +27,7 @@ describe('nearestAnchors', () => {
         fc.integer({ min: 0, max: 12 }),
         fc.integer({ min: 0, max: 10_000 }),
         (C, dim, n, seed) => {
-          const rng = new SeededRandom(seed);
+          const rng = new Random(seed);
           // integer coordinates make ties common
           const anchors = new Float32Array(C * dim).map(() => rng.nextInt(3));
           const vectors = new Float32Array(n * dim).map(() => rng.nextInt(3));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveCamOptions } from './options';
-import { SeededRandom } from './random';
+import { Random } from './random';
 import { createRepellerWorkspace, repellerInto } from './repeller';
 import { referenceLoss } from './testing/reference';
 
@@ -13,7 +13,7 @@ describe('repellerInto: dense (C×C coefficients) and sparse (pair by pair) path
     [13, 5],
     [18, 9],
   ])('C=%i d=%i: both paths agree with each other and with the reference', (classes, dim) => {
-    const rng = new SeededRandom(classes * 31 + dim);
+    const rng = new Random(classes * 31 + dim);
     const anchors = new Float64Array(classes * dim).map(() => rng.normal() * 0.6);
     if (classes > 3) anchors.copyWithin(dim, 0, dim); // two coinciding anchors
     const options = resolveCamOptions({ margin: 0.9, repellerWeight: 0.7 });
