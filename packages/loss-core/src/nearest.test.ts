@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AnchorageError } from './errors';
-import { nearestAnchors } from './nearest';
+import { nearestAnchors, nearestAnchorsInto } from './nearest';
 import { Random } from './random';
 
 function naive(vectors: Float32Array, anchors: Float32Array, dim: number, k: number) {
@@ -41,6 +41,21 @@ describe('nearestAnchors', () => {
       ),
       { numRuns: 50 },
     );
+  });
+
+  it('nearestAnchorsInto gives the same answer with a C-long scratch (one vector at a time) as with 4·C', () => {
+    const rng = new Random(9);
+    const dim = 7;
+    const classes = 11;
+    const n = 9;
+    const anchors = new Float32Array(classes * dim).map(() => rng.normal());
+    const vectors = new Float32Array(n * dim).map(() => rng.normal());
+    const want = nearestAnchors(vectors, anchors, dim, 3);
+    const indices = new Int32Array(n * 3);
+    const distances = new Float32Array(n * 3);
+    nearestAnchorsInto(vectors, anchors, dim, 3, indices, distances, new Float64Array(classes));
+    expect(Array.from(indices)).toEqual(Array.from(want.indices));
+    expect(Array.from(distances)).toEqual(Array.from(want.distances));
   });
 
   it('returns squared distances, nearest first', () => {
