@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 
 /** A benchmark data set: database vectors with their class, anchors, and queries (row-major). */
 export interface BenchData {
@@ -191,7 +192,7 @@ export async function npyData(
   for (let c = 0; c < classes; c++)
     for (let j = 0; j < dim; j++) anchors[c * dim + j] = sums[c * dim + j]! / Math.max(1, counts[c]!);
   return {
-    name: `npy ${vectorsPath} n=${n} d=${dim} C=${classes}`,
+    name: `npy ${basename(vectorsPath)} n=${n} d=${dim} C=${classes}`,
     dim,
     classes,
     vectors,
