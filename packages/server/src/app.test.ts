@@ -191,10 +191,15 @@ describe('items and vector search', () => {
 
     const stats = (await (await app.request('/v1/stats')).json()) as {
       items: number;
-      buckets: { size: number }[];
+      buckets: { size: number; anchorNorm: number }[];
+      anchorGeometry: { minNorm: number; minDistance: number };
     };
     expect(stats.items).toBe(4);
     expect(stats.buckets.map((b) => b.size)).toEqual([2, 1, 1]);
+    // anchors 10·e0, 10·e1, 10·e2: norms 10, pairwise distances 10·√2
+    expect(stats.anchorGeometry.minNorm).toBeCloseTo(10, 6);
+    expect(stats.anchorGeometry.minDistance).toBeCloseTo(10 * Math.SQRT2, 6);
+    expect(stats.buckets.map((b) => b.anchorNorm)).toEqual([10, 10, 10]);
 
     const del = await app.request('/v1/items/a', { method: 'DELETE', headers: auth });
     expect(await del.json()).toEqual({ id: 'a', deleted: true });

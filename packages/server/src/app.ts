@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { anchorStats } from '@anchorage/loss-core';
 import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -175,6 +176,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     : undefined;
   const dim = bundle.dim;
   const classes = bundle.classes.length;
+  const geometry = anchorStats(bundle.anchors, dim);
+  const anchorGeometry = {
+    minNorm: geometry.minNorm,
+    meanNorm: geometry.meanNorm,
+    minDistance: geometry.minDistance,
+    meanDistance: geometry.meanDistance,
+  };
 
   const app = new OpenAPIHono<Env>();
 
@@ -403,7 +411,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       storage: catalog.kind,
       imageQueries: embedder !== undefined,
       anchors: classes,
-      buckets: sizes.map((size, i) => ({ class: i, name: bundle.classes[i]!, size })),
+      anchorGeometry,
+      buckets: sizes.map((size, i) => ({
+        class: i,
+        name: bundle.classes[i]!,
+        size,
+        anchorNorm: geometry.norms[i]!,
+      })),
       manifest: bundle.manifest,
     });
   });

@@ -152,7 +152,17 @@ export const statsSchema = z
     storage: z.string(),
     imageQueries: z.boolean(),
     anchors: z.number().int(),
-    buckets: z.array(z.object({ class: z.number().int(), name: z.string(), size: z.number().int() })),
+    anchorGeometry: z
+      .object({
+        minNorm: z.number(),
+        meanNorm: z.number(),
+        minDistance: z.number(),
+        meanDistance: z.number(),
+      })
+      .openapi({ description: 'Euclidean (not squared) norms of the anchors and distances between them.' }),
+    buckets: z.array(
+      z.object({ class: z.number().int(), name: z.string(), size: z.number().int(), anchorNorm: z.number() }),
+    ),
     manifest: z.unknown(),
   })
   .openapi('Stats');
