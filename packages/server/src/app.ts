@@ -649,8 +649,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       }
     }
     const body = parseWith(putItemsBodySchema, raw);
-    const records: ItemRecord[] = [];
-    for (const [i, item] of body.items.entries()) records.push(await toRecord(item, `items[${i}]`));
+    // vector items are checked synchronously first, so a bad vector is reported before any image
+    // is decoded; the images of a batch then embed together (one micro-batch)
+    const records: ItemRecord[] = await Promise.all(
+      body.items.map((item, i) => toRecord(item, `items[${i}]`)),
+    );
     await catalog.put(records);
     return c.json({ ids: records.map((r) => r.id), committed: true });
   });
