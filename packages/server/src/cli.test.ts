@@ -175,7 +175,7 @@ describe('anchorage-serve', () => {
           port: server.port,
           method: 'PUT',
           path: '/v1/items/slow',
-          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          headers: { ...headers, 'content-length': Buffer.byteLength(body), expect: '100-continue' },
         },
         (res) => {
           let text = '';
@@ -187,12 +187,14 @@ describe('anchorage-serve', () => {
         },
       );
       req.on('error', reject);
-      // half the body now, SIGTERM, the rest later: the request is in flight when shutdown begins
-      req.write(body.slice(0, 10));
-      setTimeout(() => {
+      // "100 Continue" proves the server has accepted the connection and parsed the headers: then
+      // SIGTERM, half the body, the rest later, so the request is in flight while shutdown begins
+      req.on('continue', () => {
         server.child.kill('SIGTERM');
+        req.write(body.slice(0, 10));
         setTimeout(() => req.end(body.slice(10)), 300);
-      }, 200);
+      });
+      req.flushHeaders();
     });
     const { status, text } = await answer;
     expect(status).toBe(200);
