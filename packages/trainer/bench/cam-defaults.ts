@@ -2,7 +2,7 @@
  * How the CAM defaults were chosen: short runs of refcnn on a seeded subset of the real
  * Fashion-MNIST with a few (margin, minNorm, lr, anchorLr) settings, each evaluated with the
  * protocol on subsets (database: 10,000 training images, queries: 2,000 test images).
- * Usage: tsx bench/cam-defaults.ts [--limit 6000] [--epochs 2] [--data DIR]
+ * Usage: tsx bench/cam-defaults.ts [--limit 6000] [--epochs 2] [--seed 1] [--only 0,3] [--data DIR]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,13 +21,16 @@ const arg = (name: string, fallback: string): string => {
 const limit = Number(arg('limit', '6000'));
 const epochs = Number(arg('epochs', '2'));
 const data = args.includes('--data') ? arg('data', '') : undefined;
+const seed = Number(arg('seed', '1'));
 
-const settings = [
+const allSettings = [
   { margin: 1, minNorm: 1, lr: 1e-3, anchorLr: 1e-2 },
   { margin: 1, minNorm: 1, lr: 3e-3, anchorLr: 1e-2 },
   { margin: 1, minNorm: 1, lr: 1e-3, anchorLr: 1e-3 },
   { margin: 3, minNorm: 3, lr: 1e-3, anchorLr: 1e-2 },
 ];
+const only = args.includes('--only') ? arg('only', '').split(',').map(Number) : undefined;
+const settings = only ? allSettings.filter((_, i) => only.includes(i)) : allSettings;
 
 await selectBackend('wasm', { log: () => {} });
 const database = subset(
@@ -40,7 +43,7 @@ const queries = subset(
 );
 const root = await mkdtemp(join(tmpdir(), 'anchorage-defaults-'));
 console.log(
-  `refcnn d=64, B=128, seed 1, ${limit} training images, ${epochs} epochs; database 10,000 train, queries 2,000 test`,
+  `refcnn d=64, B=128, seed ${seed}, ${limit} training images, ${epochs} epochs; database 10,000 train, queries 2,000 test`,
 );
 console.log('| margin | minNorm | lr | anchorLr | final loss | mAP | mAP@100 | P@10 | train s |');
 console.log('|---|---|---|---|---|---|---|---|---|');
@@ -48,7 +51,10 @@ try {
   for (const [i, s] of settings.entries()) {
     const out = join(root, String(i));
     const started = performance.now();
-    const result = await train({ dataset: 'fashion-mnist', data, limit, epochs, ...s }, { out, quiet: true });
+    const result = await train(
+      { dataset: 'fashion-mnist', data, limit, epochs, seed, ...s },
+      { out, quiet: true },
+    );
     const seconds = (performance.now() - started) / 1000;
     const { model, anchors, state } = await loadCheckpointModel(out);
     const norm = { mean: state.input.mean, std: state.input.std };

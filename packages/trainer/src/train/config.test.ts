@@ -30,13 +30,12 @@ describe('resolveTrainConfig', () => {
     ['limit', -3],
     ['workers', 0],
   ])('rejects %s = %s naming the argument', (argument, value) => {
-    const error = (() => {
-      try {
-        resolveTrainConfig({ dataset: 'mnist', [argument]: value });
-      } catch (e) {
-        return e;
-      }
-    })();
+    let error: unknown;
+    try {
+      resolveTrainConfig({ dataset: 'mnist', [argument]: value });
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(AnchorageError);
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', argument, value });
   });

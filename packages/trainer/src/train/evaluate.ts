@@ -24,10 +24,13 @@ export function embedWithModel(
   const out = new Float32Array(n * dim);
   let offset = 0;
   for (const batch of iterateBatches(dataset, { batchSize, normalization })) {
-    const values = tf.tidy(() => {
+    const embeddings = tf.tidy(() => {
       const x = tf.tensor4d(batch.images, [batch.size, dataset.height, dataset.width, dataset.channels]);
-      return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+      return model.predict(x) as tf.Tensor;
     });
+    // dataSync outside tidy, which would walk a returned typed array element by element
+    const values = embeddings.dataSync() as Float32Array;
+    embeddings.dispose();
     out.set(values, offset);
     offset += values.length;
   }

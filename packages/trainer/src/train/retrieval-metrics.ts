@@ -113,14 +113,19 @@ function scoreQuery(
 /** Squared L2 distances of a block of queries to every database vector, q×N, via one matmul. */
 function distanceBlock(
   queries: tf.Tensor2D,
-  database: tf.Tensor2D,
+  databaseTransposed: tf.Tensor2D,
   databaseNorms: tf.Tensor2D,
 ): Float32Array {
-  return tf.tidy(() => {
+  const result = tf.tidy(() => {
     const qNorms = tf.sum(tf.square(queries), 1, true);
-    const dots = tf.matMul(queries, database, false, true);
-    return tf.relu(tf.add(tf.sub(qNorms, tf.mul(2, dots)), databaseNorms)).dataSync() as Float32Array;
+    const dots = tf.matMul(queries, databaseTransposed);
+    return tf.relu(tf.add(tf.sub(qNorms, tf.mul(2, dots)), databaseNorms));
   });
+  // Read back outside tidy: tidy walks whatever its callback returns, element by element for a
+  // typed array, which for q×N distances costs more than computing them.
+  const values = result.dataSync() as Float32Array;
+  result.dispose();
+  return values;
 }
 
 /**
@@ -139,17 +144,19 @@ export function evaluateRetrieval(input: RetrievalInput): {
   const n = databaseLabels.length;
   const q = queryLabels.length;
   const blockSize = input.blockSize ?? 128;
-  const members: number[][] = Array.from({ length: classes }, () => []);
+  const lists: number[][] = Array.from({ length: classes }, () => []);
   databaseLabels.forEach((label, i) => {
-    members[label]!.push(i);
+    lists[label]!.push(i);
   });
+  const members = lists.map((list) => Int32Array.from(list));
   const bucketSize = members.map((m) => m.length);
   const nearest = anchors ? nearestAnchors(queries, anchors, dim, classes) : undefined;
 
   const exhaustive = new Accumulator();
   const twoStage = probes.map(() => ({ acc: new Accumulator(), scanned: 0, recalled: 0 }));
-  const db = tf.tensor2d(database, [n, dim]);
-  const dbNorms = tf.tidy(() => tf.reshape(tf.sum(tf.square(db), 1), [1, n]) as tf.Tensor2D);
+  // d×N once, so no block pays for a transpose of the whole database
+  const db = tf.tidy(() => tf.transpose(tf.tensor2d(database, [n, dim])) as tf.Tensor2D);
+  const dbNorms = tf.tidy(() => tf.reshape(tf.sum(tf.square(db), 0), [1, n]) as tf.Tensor2D);
   try {
     for (let start = 0; start < q; start += blockSize) {
       const rows = Math.min(blockSize, q - start);
