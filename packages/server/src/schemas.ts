@@ -32,8 +32,8 @@ export const itemIdSchema = z
   .string()
   .min(1)
   .max(MAX_ID_LENGTH)
-  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters')
-  .openapi({ description: 'Item id chosen by the client.', example: 'shirt-0042' });
+  .refine((id) => !/\p{Cc}/u.test(id), 'must not contain control characters')
+  .openapi({ description: 'Item id chosen by the client (no control characters).', example: 'shirt-0042' });
 
 /** Body of `POST /v1/search`. Exactly one of `vector` and `image`. */
 export const searchBodySchema = z
