@@ -293,6 +293,14 @@ describe('bad input: a clear error with a stable code, and nothing changes', () 
       status: 404,
       code: 'NOT_FOUND',
     });
+    expect(await errorOf(await app.request('/v1/items/a%01b'))).toMatchObject({
+      status: 422,
+      code: 'VALIDATION_FAILED',
+    });
+    expect(await errorOf(await put(app, 'x'.repeat(257), { vector: [1, 2, 3, 4] }))).toMatchObject({
+      status: 422,
+      code: 'VALIDATION_FAILED',
+    });
     expect(await errorOf(await app.request('/v1/nothing'))).toMatchObject({
       status: 404,
       code: 'ROUTE_NOT_FOUND',
