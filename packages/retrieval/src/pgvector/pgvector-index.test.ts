@@ -242,6 +242,41 @@ describe('PgVectorIndex storage', () => {
   });
 });
 
+describe('PgVectorIndex with HNSW indexes on the partitions', () => {
+  it("'index' order is served by each probed partition's HNSW index", async () => {
+    const dim = 8;
+    const table = nextTable();
+    const statements: { text: string; params: unknown[] | undefined }[] = [];
+    const recorder: SqlClient = {
+      query: async (text, params) => {
+        statements.push({ text, params });
+        return db.query(text, params);
+      },
+    };
+    const index = await PgVectorIndex.create(recorder, { table, dim, anchors: anchorsOnAxes(3, dim) });
+    const n = 6000;
+    await index.add({ ids: Array.from({ length: n }, (_, i) => i), vectors: vectors(n, dim) });
+    // A partitioned index: PostgreSQL creates one HNSW graph per class partition.
+    await db.query(`CREATE INDEX ${table}_hnsw ON ${table} USING hnsw (embedding vector_l2_ops)`);
+    await db.query(`ANALYZE ${table}`);
+    index.order = 'index';
+    const query = vectors(1, dim, 0.3);
+    const approximate = await index.search(query, { k: 10, probe: 2 });
+    const search = statements[statements.length - 1]!;
+    const plan = (await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${search.text}`, search.params)).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    const probed = approximate.probed!.map((p) => p.anchor);
+    for (const c of probed) expect(plan).toMatch(new RegExp(`Index Scan using ${table}_c${c}_embedding_idx`));
+    index.order = 'exact';
+    const exact = await index.search(query, { k: 10, probe: 2 });
+    // Small graphs with the default ef_search find the exact neighbours here.
+    expect(approximate.hits.map((h) => h.id)).toEqual(exact.hits.map((h) => h.id));
+    expect(approximate.scanned).toBe(exact.scanned);
+    await index.drop();
+  });
+});
+
 describe('PgVectorIndex through the pg client and the PostgreSQL wire protocol', () => {
   let server: PGLiteSocketServer;
   let client: pg.Client;
