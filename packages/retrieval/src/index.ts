@@ -27,6 +27,20 @@ export {
   type TwoStageEvaluation,
 } from './metrics/index.js';
 export { encodeNpy, type NpyArray, type NpyDtype, parseNpy, readNpy, writeNpy } from './npy/index.js';
+export {
+  createStatements,
+  type JsonValue,
+  type PgAddBatch,
+  type PgOrder,
+  type PgSearchHit,
+  type PgSearchOptions,
+  type PgSearchResult,
+  type PgStoredItem,
+  PgVectorIndex,
+  type PgVectorIndexCreateOptions,
+  type PgVectorIndexOpenOptions,
+  type SqlClient,
+} from './pgvector/index.js';
 export type {
   AddBatch,
   AsyncVectorIndex,

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { AnchorageError, SeededRandom } from '@anchorage/loss-core';
+import { AnchorageError, Random } from '@anchorage/loss-core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { AnchorIndex } from '../anchor/index.js';
@@ -320,7 +320,7 @@ export function createProgram(): Command {
         const items = [...anchor.items()];
         if (items.length === 0)
           throw new AnchorageError('INVALID_ARGUMENT', 'the index is empty', { argument: 'index' });
-        const rng = new SeededRandom(options.seed);
+        const rng = new Random(options.seed);
         queries = new Float32Array(options.queries * anchor.dim);
         for (let q = 0; q < options.queries; q++) {
           const item = items[rng.nextInt(items.length)]!;

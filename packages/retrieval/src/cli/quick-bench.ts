@@ -1,4 +1,4 @@
-import { SeededRandom } from '@anchorage/loss-core';
+import { Random } from '@anchorage/loss-core';
 import type { AnchorIndex } from '../anchor/index.js';
 import type { FlatIndex } from '../flat/index.js';
 
@@ -11,7 +11,7 @@ export function syntheticClusters(options: {
   seed?: number;
 }) {
   const { n, dim, classes, queries } = options;
-  const rng = new SeededRandom(options.seed ?? 1);
+  const rng = new Random(options.seed ?? 1);
   const anchors = Float32Array.from({ length: classes * dim }, () => rng.normal() * 2);
   const sample = (count: number) => {
     const labels = new Int32Array(count);

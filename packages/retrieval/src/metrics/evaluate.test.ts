@@ -1,4 +1,4 @@
-import { AnchorageError, initAnchors, SeededRandom } from '@anchorage/loss-core';
+import { AnchorageError, initAnchors, Random } from '@anchorage/loss-core';
 import { describe, expect, it } from 'vitest';
 import { AnchorIndex } from '../anchor/index.js';
 import { squaredL2 } from '../kernel/l2.js';
@@ -107,7 +107,7 @@ function expectClose(actual: Record<string, unknown>, expected: Record<string, u
 }
 
 function dataset(seed: number, n: number, q: number, dim: number, classes: number, quantise: boolean) {
-  const rng = new SeededRandom(seed);
+  const rng = new Random(seed);
   const anchors = initAnchors(classes, dim, { seed });
   const make = (count: number) => {
     const labels = Int32Array.from({ length: count }, () => rng.nextInt(classes));
