@@ -270,8 +270,14 @@ describe('PgVectorIndex with HNSW indexes on the partitions', () => {
     for (const c of probed) expect(plan).toMatch(new RegExp(`Index Scan using ${table}_c${c}_embedding_idx`));
     index.order = 'exact';
     const exact = await index.search(query, { k: 10, probe: 2 });
-    // Small graphs with the default ef_search find the exact neighbours here.
-    expect(approximate.hits.map((h) => h.id)).toEqual(exact.hits.map((h) => h.id));
+    // HNSW is approximate (and pgvector draws its graph levels at random): ask for most of the
+    // exact neighbours, each reported with its exact squared distance, nearest first.
+    const truth = new Map(exact.hits.map((h) => [h.id, h.distance]));
+    const common = approximate.hits.filter((h) => truth.has(h.id));
+    expect(common.length).toBeGreaterThanOrEqual(8);
+    for (const hit of common) expect(hit.distance).toBe(truth.get(hit.id));
+    const distances = approximate.hits.map((h) => h.distance);
+    expect(distances).toEqual([...distances].sort((a, b) => a - b));
     expect(approximate.scanned).toBe(exact.scanned);
     await index.drop();
   });
