@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as retrieval from '@anchorage/retrieval';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -12,10 +11,6 @@ import { loadBundle, type ModelBundle } from './bundle.js';
 import { openPgCatalog } from './pg-catalog.js';
 import { writeBundle } from './test-fixtures.js';
 
-// until @anchorage/retrieval exports PgVectorIndex from its entry point, the test takes it from source
-const indexClass =
-  (retrieval as { PgVectorIndex?: unknown }).PgVectorIndex ??
-  (await import('../../retrieval/src/pgvector/pgvector-index.js')).PgVectorIndex;
 const KEY = 'pg-key';
 const auth = { Authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
 
@@ -50,7 +45,6 @@ describe('PostgreSQL storage over the wire (PGlite + pgvector)', () => {
       bundle,
       indexPath: undefined,
       log,
-      indexClass,
     });
     const app = createApp({ bundle, catalog, options: { apiKeys: [KEY] } });
     const put = await app.request('/v1/items', {
@@ -118,7 +112,7 @@ describe('PostgreSQL storage over the wire (PGlite + pgvector)', () => {
     expect((await app.request('/v1/items/b', { method: 'DELETE', headers: auth })).status).toBe(404);
     await catalog.close();
 
-    const again = await openPgCatalog({ url, table: 'items', bundle, indexPath: undefined, log, indexClass });
+    const again = await openPgCatalog({ url, table: 'items', bundle, indexPath: undefined, log });
     expect(await again.size()).toBe(3);
     expect(await again.get('a')).toMatchObject({ id: 'a', label: 0, bucket: 0, metadata: { n: 1 } });
     expect(await again.get('d')).toMatchObject({ label: undefined, bucket: 2 });
@@ -126,7 +120,7 @@ describe('PostgreSQL storage over the wire (PGlite + pgvector)', () => {
 
     const other = { ...bundle, anchors: bundle.anchors.map((x) => x + 1) };
     await expect(
-      openPgCatalog({ url, table: 'items', bundle: other, indexPath: undefined, log, indexClass }),
+      openPgCatalog({ url, table: 'items', bundle: other, indexPath: undefined, log }),
     ).rejects.toThrow(/other anchors/);
   }, 120_000);
 });

@@ -7,7 +7,7 @@ import type {
   SearchResult,
   StoredItem,
 } from '@anchorage/retrieval';
-import * as retrieval from '@anchorage/retrieval';
+import { PgVectorIndex } from '@anchorage/retrieval';
 import pg from 'pg';
 import type pino from 'pino';
 import type { ModelBundle } from './bundle.js';
@@ -53,8 +53,6 @@ export interface PgCatalogOptions {
   /** Not used with PostgreSQL: the database is the index. */
   indexPath: string | undefined;
   log: pino.Logger;
-  /** The index class (default: `PgVectorIndex` from `@anchorage/retrieval`). */
-  indexClass?: unknown;
 }
 
 type MetaHit = SearchHit & { metadata?: unknown };
@@ -195,14 +193,7 @@ export class PgCatalog implements Catalog {
  * with the bundle's anchors; an existing table built for other anchors is refused.
  */
 export async function openPgCatalog(options: PgCatalogOptions): Promise<PgCatalog> {
-  const PgVectorIndex = (options.indexClass ??
-    (retrieval as unknown as { PgVectorIndex?: PgIndexClass }).PgVectorIndex) as PgIndexClass | undefined;
-  if (!PgVectorIndex) {
-    throw new AnchorageError('UNSUPPORTED', 'this build of @anchorage/retrieval has no PgVectorIndex', {
-      argument: 'store',
-      value: options.url,
-    });
-  }
+  const indexClass: PgIndexClass = PgVectorIndex;
   if (options.indexPath) options.log.warn('--index is ignored with --store: the database is the index');
   const { bundle, table } = options;
   const client = new pg.Client({ connectionString: options.url });
@@ -224,7 +215,7 @@ export async function openPgCatalog(options: PgCatalogOptions): Promise<PgCatalo
     ]);
     let index: PgIndex;
     if (rows[0]?.found) {
-      index = await PgVectorIndex.open(client, { table });
+      index = await indexClass.open(client, { table });
       const anchors = index.getAnchors();
       const same =
         index.dim === bundle.dim &&
@@ -238,7 +229,7 @@ export async function openPgCatalog(options: PgCatalogOptions): Promise<PgCatalo
         );
       }
     } else {
-      index = await PgVectorIndex.create(client, { table, dim: bundle.dim, anchors: bundle.anchors });
+      index = await indexClass.create(client, { table, dim: bundle.dim, anchors: bundle.anchors });
       options.log.info({ table }, 'created the index tables');
     }
     return new PgCatalog(client, index);
