@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamLoss, camLoss, Random } from '../src/index';
+import { CamLoss, camLoss, initAnchors, Random } from '../src/index';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shapes = [
@@ -27,11 +27,17 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function makeInput(batch: number, dim: number, classes: number) {
+type Regime = 'close' | 'spread';
+
+function makeInput(batch: number, dim: number, classes: number, regime: Regime) {
   const rng = new Random(1);
   const embeddings = new Float32Array(batch * dim).map(() => rng.normal());
-  // anchors close together: every pair is inside 2m, the worst case for the repeller's gradient
-  const anchors = new Float32Array(classes * dim).map(() => (rng.normal() * 0.6) / Math.sqrt(dim));
+  const anchors =
+    regime === 'close'
+      ? // every pair inside 2m: the worst case for the repeller's gradient
+        new Float32Array(classes * dim).map(() => (rng.normal() * 0.6) / Math.sqrt(dim))
+      : // random directions at radius 1.01·√2m: nearly orthogonal, pairs just outside 2m
+        initAnchors(classes, dim, { strategy: 'random', seed: 1 });
   const labels = new Int32Array(batch).map(() => rng.nextInt(classes));
   return { embeddings, labels, anchors };
 }
@@ -61,6 +67,7 @@ function bytesPerCall(fn: () => void, calls: number): number | undefined {
 }
 
 function torchTimes(): Map<string, { us: number; variant: string }> | string {
+  // one key per shape and regime: "BxDxC/regime"
   const args = [join(here, 'torch_cam.py'), '1', String(shapes[1]!.runs)];
   for (const s of shapes) args.push(String(s.batch), String(s.dim), String(s.classes));
   const python = process.env.PYTHON ?? 'python3';
@@ -70,26 +77,29 @@ function torchTimes(): Map<string, { us: number; variant: string }> | string {
   if (out.status !== 0) return `PyTorch script failed: ${out.stderr.trim().split('\n').pop()}`;
   const map = new Map<string, { us: number; variant: string }>();
   for (const line of out.stdout.trim().split('\n')) {
-    const r = JSON.parse(line) as { shape: number[]; median_us: number; variant: string };
-    map.set(r.shape.join('x'), { us: r.median_us, variant: r.variant });
+    const r = JSON.parse(line) as { shape: number[]; regime: Regime; median_us: number; variant: string };
+    map.set(`${r.shape.join('x')}/${r.regime}`, { us: r.median_us, variant: r.variant });
   }
   return map;
 }
 
 const torch = torchTimes();
 const rows: Record<string, string | number>[] = [];
-for (const { batch, dim, classes, runs } of shapes) {
-  const input = makeInput(batch, dim, classes);
+for (const [{ batch, dim, classes, runs }, regime] of shapes.flatMap((s) =>
+  (['close', 'spread'] as const).map((r) => [s, r] as const),
+)) {
+  const input = makeInput(batch, dim, classes, regime);
   const cam = new CamLoss({ dim, classes });
   const reusable = () => void cam.compute(input);
   const fresh = () => void camLoss({ ...input, dim });
   const usReusable = time(reusable, runs);
   const usFresh = time(fresh, runs);
   const bytes = bytesPerCall(reusable, Math.min(runs, 50));
-  const key = `${batch}x${dim}x${classes}`;
+  const key = `${batch}x${dim}x${classes}/${regime}`;
   const t = typeof torch === 'string' ? undefined : torch.get(key);
   rows.push({
     'B×d×C': `${batch}×${dim}×${classes}`,
+    anchors: regime === 'close' ? 'all pairs < 2m' : 'spread (≈ 2m)',
     runs,
     'CamLoss.compute µs (median)': Math.round(usReusable),
     'camLoss() µs (median)': Math.round(usFresh),

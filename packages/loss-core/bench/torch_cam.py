@@ -1,7 +1,8 @@
 """PyTorch CPU autograd of the CAM loss (DESIGN.md formulas), timed for the loss-core benchmark.
 
 Usage: python3 torch_cam.py THREADS RUNS B D C [B D C ...]
-Prints one JSON object per shape: {"shape": [B, D, C], "median_us": ..., "variant": ...}.
+Prints one JSON object per shape and anchor regime:
+{"shape": [B, D, C], "regime": "close"|"spread", "median_us": ..., "variant": ...}.
 Two natural formulations of the pairwise anchor distances are timed (Gram matrix and torch.cdist);
 the faster one is reported, so the comparison is against PyTorch's best of the two.
 """
@@ -32,11 +33,17 @@ def main():
     threads, runs = int(sys.argv[1]), int(sys.argv[2])
     torch.set_num_threads(threads)
     shapes = [tuple(int(v) for v in sys.argv[i : i + 3]) for i in range(3, len(sys.argv), 3)]
-    for b, d, classes in shapes:
+    for (b, d, classes), regime in [(s, r) for s in shapes for r in ("close", "spread")]:
         g = torch.Generator().manual_seed(1)
         e = torch.randn(b, d, generator=g).requires_grad_()
-        # same regime as the TypeScript side: anchors close together, every pair inside 2m
-        c = (torch.randn(classes, d, generator=g) * (0.6 / d**0.5)).requires_grad_()
+        c = torch.randn(classes, d, generator=g)
+        if regime == "close":
+            # every pair inside 2m: the worst case for the repeller's gradient
+            c = c * (0.6 / d**0.5)
+        else:
+            # random directions at radius 1.01·√2: nearly orthogonal, so pairs sit just outside 2m
+            c = c / c.norm(dim=1, keepdim=True) * (1.01 * 2**0.5)
+        c = c.requires_grad_()
         y = torch.randint(0, classes, (b,), generator=g)
         best = None
         for variant in ("gram", "cdist"):
@@ -53,7 +60,7 @@ def main():
             med = statistics.median(times)
             if best is None or med < best[0]:
                 best = (med, variant)
-        print(json.dumps({"shape": [b, d, classes], "median_us": best[0], "variant": best[1]}), flush=True)
+        print(json.dumps({"shape": [b, d, classes], "regime": regime, "median_us": best[0], "variant": best[1]}), flush=True)
 
 
 if __name__ == "__main__":
