@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './config';
 
 describe('resolveTrainConfig', () => {
-  it('fills the defaults, which take the CAM options from loss-core', () => {
+  it('fills the defaults: measured margin and minNorm, loss-core term weights', () => {
     const config = resolveTrainConfig({ dataset: 'mnist', epochs: 2 });
     expect(config).toMatchObject({
       dataset: 'mnist',
@@ -12,8 +12,9 @@ describe('resolveTrainConfig', () => {
       workers: 1,
       data: undefined,
     });
-    expect(config.margin).toBe(DEFAULT_CAM_OPTIONS.margin);
-    expect(config.minNorm).toBe(DEFAULT_CAM_OPTIONS.minNorm);
+    expect(config).toMatchObject({ margin: 3, minNorm: 3, lr: 1e-3, anchorLr: 1e-2 });
+    expect(config.repellerWeight).toBe(DEFAULT_CAM_OPTIONS.repellerWeight);
+    expect(config.minNormWeight).toBe(DEFAULT_CAM_OPTIONS.minNormWeight);
     expect(DEFAULT_TRAIN_CONFIG.loss).toBe('cam');
   });
 
