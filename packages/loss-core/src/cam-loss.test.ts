@@ -145,7 +145,7 @@ describe('camLoss gradients against float64 central finite differences', () => {
       labels: Int32Array.from([2]),
       anchors: Float64Array.from([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 5, 5, 5]),
     };
-    const r = camLoss(c, { minNorm: 0 });
+    const r = camLoss(c, { margin: 1, minNorm: 0 });
     expect(r.terms.repeller).toBeCloseTo(4, 12); // (2m − 0)² for the one coinciding pair
     // pair (0, 1): axis (0 + 1) mod 3 = 1, coefficient 2·h = 4
     expect(Array.from(r.grad.anchors.subarray(0, 3))).toEqual([0, -4, 0]);
@@ -153,7 +153,7 @@ describe('camLoss gradients against float64 central finite differences', () => {
     expect(r.grad.anchors.every(Number.isFinite)).toBe(true);
     // one small descent step separates them and lowers the loss
     const stepped = c.anchors.map((a, i) => a - 0.01 * r.grad.anchors[i]!);
-    expect(camLoss({ ...c, anchors: stepped }, { minNorm: 0 }).loss).toBeLessThan(r.loss);
+    expect(camLoss({ ...c, anchors: stepped }, { margin: 1, minNorm: 0 }).loss).toBeLessThan(r.loss);
   });
 
   it('a zero anchor gets the documented finite sub-gradient that moves it outwards', () => {
