@@ -118,3 +118,19 @@ export function checkSearchOptions(options: SearchOptions | undefined, classes?:
   }
   return { k, probe, fullRanking: options?.fullRanking === true };
 }
+
+/** Runs `decode`, prefixing the message of an `AnchorageError` it throws with the file's path. */
+export function decodingFile<T>(path: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof AnchorageError) {
+      throw new AnchorageError(error.code, `${path}: ${error.message}`, {
+        argument: 'path',
+        value: path,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}

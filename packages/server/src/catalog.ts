@@ -71,6 +71,16 @@ export function idKey(id: ItemId): string {
  * Applies a label filter over hits from an index that cannot filter itself: callers widen k until
  * enough hits pass or the candidates run out.
  */
+/** The items with repeated ids collapsed to their last occurrence, as if they were sent one by one. */
+export function lastOccurrences(items: readonly ItemRecord[]): ItemRecord[] {
+  const last = new Map<string, ItemRecord>();
+  for (const item of items) {
+    last.delete(item.id);
+    last.set(item.id, item);
+  }
+  return [...last.values()];
+}
+
 export function filterHits(hits: readonly SearchHit[], labels: ReadonlySet<number> | undefined): SearchHit[] {
   if (!labels) return hits.slice();
   return hits.filter((h) => h.label !== undefined && labels.has(h.label));

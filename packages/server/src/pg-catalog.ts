@@ -18,6 +18,7 @@ import {
   filterHits,
   type ItemRecord,
   idKey,
+  lastOccurrences,
   type StoredRecord,
 } from './catalog.js';
 import { ApiError } from './errors.js';
@@ -90,12 +91,7 @@ export class PgCatalog implements Catalog {
 
   async put(items: readonly ItemRecord[]): Promise<void> {
     if (items.length === 0) return;
-    const last = new Map<string, ItemRecord>();
-    for (const item of items) {
-      last.delete(item.id);
-      last.set(item.id, item);
-    }
-    const unique = [...last.values()];
+    const unique = lastOccurrences(items);
     const labeled = unique.filter((it) => it.label !== undefined).length;
     if (labeled !== 0 && labeled !== unique.length) {
       // PgVectorIndex takes labels for a whole batch or none, and one batch is one transaction

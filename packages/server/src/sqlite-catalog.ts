@@ -10,6 +10,7 @@ import {
   filterHits,
   type ItemRecord,
   idKey,
+  lastOccurrences,
   type StoredRecord,
 } from './catalog.js';
 
@@ -329,13 +330,7 @@ export class SqliteCatalog implements Catalog {
 
   async put(items: readonly ItemRecord[]): Promise<void> {
     if (items.length === 0) return;
-    // the last occurrence of a repeated id wins, as it would if the items were sent one by one
-    const last = new Map<string, ItemRecord>();
-    for (const item of items) {
-      last.delete(item.id);
-      last.set(item.id, item);
-    }
-    const unique = [...last.values()];
+    const unique = lastOccurrences(items);
     this.writeRows(unique);
     this.dirty = true;
     this.addToIndex(

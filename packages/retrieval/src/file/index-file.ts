@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import type { ItemStore } from '../item-store.js';
 import type { ItemId } from '../types.js';
+import { decodingFile } from '../validate.js';
 import { crc32 } from './crc32.js';
 
 /** The 8 bytes every index file starts with. */
@@ -259,18 +260,7 @@ export async function readIndexFile(path: string): Promise<IndexFileContents> {
       cause,
     });
   }
-  try {
-    return decodeIndexFile(bytes);
-  } catch (error) {
-    if (error instanceof AnchorageError) {
-      throw new AnchorageError(error.code, `${path}: ${error.message}`, {
-        argument: 'path',
-        value: path,
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  return decodingFile(path, () => decodeIndexFile(bytes));
 }
 
 /** The file contents of a store, items in insertion order. @internal */

@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { AnchorageError } from '@anchorage/loss-core';
+import { decodingFile } from '../validate.js';
 
 /** Element types `.npy` files may hold here, by NumPy `descr`. */
 export type NpyDtype = '<f4' | '<f8' | '<i4' | '<i8' | '|u1' | '|i1';
@@ -166,18 +167,7 @@ export function encodeNpy(data: NpyArray['data'], shape: readonly number[]): Uin
 /** Reads a `.npy` file (see `parseNpy`). */
 export async function readNpy(path: string): Promise<NpyArray> {
   const bytes = await readFile(path);
-  try {
-    return parseNpy(bytes);
-  } catch (error) {
-    if (error instanceof AnchorageError) {
-      throw new AnchorageError(error.code, `${path}: ${error.message}`, {
-        argument: 'path',
-        value: path,
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  return decodingFile(path, () => parseNpy(bytes));
 }
 
 /** Writes a `.npy` file (see `encodeNpy`) through a temporary file and a rename. */
