@@ -1,4 +1,3 @@
-import { evaluateRetrieval as retrievalPackageEvaluate } from '@anchorage/retrieval';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../random';
@@ -112,31 +111,5 @@ describe('evaluateRetrieval', () => {
     expect(all.mapKept).toBeCloseTo(1, 10);
     expect(all.fractionScanned).toBeCloseTo(1, 10);
     expect(all.stage1Recall).toBe(1);
-  });
-
-  it('agrees with @anchorage/retrieval on every metric, exhaustive and two-stage', () => {
-    const common = {
-      queries: qs.vectors,
-      queryLabels: qs.labels,
-      database: db.vectors,
-      databaseLabels: db.labels,
-      dim,
-      ks: [10, 100],
-    };
-    const theirs = retrievalPackageEvaluate(common);
-    expect(result.exhaustive.mAP).toBeCloseTo(theirs.meanAveragePrecision, 5);
-    expect(result.exhaustive.mapAt100).toBeCloseTo(theirs.mapAtK[100]!, 5);
-    expect(result.exhaustive.precisionAt10).toBeCloseTo(theirs.precisionAtK[10]!, 5);
-    expect(result.exhaustive.precisionAt100).toBeCloseTo(theirs.precisionAtK[100]!, 5);
-    for (const ours of result.twoStage) {
-      const two = retrievalPackageEvaluate({
-        ...common,
-        twoStage: { anchors, probe: ours.probe, buckets: db.labels },
-      });
-      expect(ours.mAP).toBeCloseTo(two.meanAveragePrecision, 5);
-      expect(ours.mapAt100).toBeCloseTo(two.mapAtK[100]!, 5);
-      expect(ours.precisionAt10).toBeCloseTo(two.precisionAtK[10]!, 5);
-      expect(ours.fractionScanned).toBeCloseTo(two.scannedFraction, 10);
-    }
   });
 });
