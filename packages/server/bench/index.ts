@@ -26,6 +26,7 @@ import { loadBundle } from '../src/bundle.js';
 import { OnnxEmbedder } from '../src/embedder.js';
 import { decodeImage } from '../src/image.js';
 import { SqliteCatalog } from '../src/sqlite-catalog.js';
+import { seeded } from '../src/test-fixtures.js';
 import { refCnnModel } from './refcnn-onnx.js';
 
 const DIM = 64;
@@ -43,17 +44,6 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts')
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function percentile(sorted: number[], p: number): number {

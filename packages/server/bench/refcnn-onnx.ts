@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import { imageModel, seeded } from '../src/test-fixtures.js';
 
 const { onnx } = onnxProto;
 
@@ -15,14 +16,8 @@ export function refCnnModel(
   dim: number,
   seed = 1,
 ): Uint8Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = seeded(seed);
+  const rand = () => uniform() - 0.5;
   const T = onnx.TensorProto.DataType;
   const A = onnx.AttributeProto.AttributeType;
   const initializer: Record<string, unknown>[] = [];
@@ -87,41 +82,14 @@ export function refCnnModel(
     ],
     output: ['embeddings'],
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'anchorage-bench',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'refcnn',
-      node: nodes,
-      initializer,
-      input: [
-        {
-          name: 'image',
-          type: {
-            tensorType: {
-              elemType: T.FLOAT,
-              shape: {
-                dim: [
-                  { dimParam: 'batch' },
-                  { dimValue: height },
-                  { dimValue: width },
-                  { dimValue: channels },
-                ],
-              },
-            },
-          },
-        },
-      ],
-      output: [
-        {
-          name: 'embeddings',
-          type: {
-            tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: dim }] } },
-          },
-        },
-      ],
-    },
+  return imageModel({
+    name: 'refcnn',
+    producer: 'anchorage-bench',
+    nodes,
+    initializer,
+    height,
+    width,
+    channels,
+    dim,
   });
-  return onnx.ModelProto.encode(model).finish();
 }

@@ -1,19 +1,70 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Random } from '@anchorage/loss-core';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-/** mulberry32: seeded numbers in [0, 1) so fixtures are the same on every run. */
+/** Seeded numbers in [0, 1) (loss-core's generator) so fixtures are the same on every run. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Random(seed);
+  return () => rng.nextFloat();
+}
+
+/**
+ * An ONNX image model around `nodes`: input `image` NHWC (dynamic batch) of `inputType`, output
+ * `embeddings` [batch, dim], opset 17.
+ */
+export function imageModel(options: {
+  name: string;
+  producer: string;
+  nodes: Record<string, unknown>[];
+  initializer: Record<string, unknown>[];
+  height: number;
+  width: number;
+  channels: number;
+  dim: number;
+  inputType?: 'float32' | 'uint8';
+}): Uint8Array {
+  const T = onnx.TensorProto.DataType;
+  const { height, width, channels, dim } = options;
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: options.producer,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: options.name,
+      node: options.nodes,
+      initializer: options.initializer,
+      input: [
+        {
+          name: 'image',
+          type: {
+            tensorType: {
+              elemType: options.inputType === 'uint8' ? T.UINT8 : T.FLOAT,
+              shape: {
+                dim: [
+                  { dimParam: 'batch' },
+                  { dimValue: height },
+                  { dimValue: width },
+                  { dimValue: channels },
+                ],
+              },
+            },
+          },
+        },
+      ],
+      output: [
+        {
+          name: 'embeddings',
+          type: {
+            tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: dim }] } },
+          },
+        },
+      ],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
 }
 
 /**
@@ -46,51 +97,25 @@ export function linearModel(options: {
   nodes.push({ opType: 'Reshape', input: [x, 'shape'], output: ['flat'] });
   nodes.push({ opType: 'MatMul', input: ['flat', 'weights'], output: ['embeddings'] });
   const shape = new BigInt64Array([-1n, BigInt(size)]);
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'anchorage-test',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'linear',
-      node: nodes,
-      initializer: [
-        { name: 'shape', dims: [2], dataType: T.INT64, rawData: new Uint8Array(shape.buffer) },
-        {
-          name: 'weights',
-          dims: [size, dim],
-          dataType: T.FLOAT,
-          rawData: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
-        },
-      ],
-      input: [
-        {
-          name: 'image',
-          type: {
-            tensorType: {
-              elemType: inputType === 'uint8' ? T.UINT8 : T.FLOAT,
-              shape: {
-                dim: [
-                  { dimParam: 'batch' },
-                  { dimValue: height },
-                  { dimValue: width },
-                  { dimValue: channels },
-                ],
-              },
-            },
-          },
-        },
-      ],
-      output: [
-        {
-          name: 'embeddings',
-          type: {
-            tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: dim }] } },
-          },
-        },
-      ],
-    },
+  return imageModel({
+    name: 'linear',
+    producer: 'anchorage-test',
+    nodes,
+    initializer: [
+      { name: 'shape', dims: [2], dataType: T.INT64, rawData: new Uint8Array(shape.buffer) },
+      {
+        name: 'weights',
+        dims: [size, dim],
+        dataType: T.FLOAT,
+        rawData: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
+      },
+    ],
+    height,
+    width,
+    channels,
+    dim,
+    inputType,
   });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 /** What `writeBundle` wrote. */
