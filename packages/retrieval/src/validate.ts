@@ -134,3 +134,14 @@ export function decodingFile<T>(path: string, decode: () => T): T {
     throw error;
   }
 }
+
+/** Throws unless `query` is one finite vector of `dim` numbers. */
+export function checkQuery(query: unknown, dim: number): asserts query is Float32Array {
+  if (checkVectors(query, dim, 'query') !== 1) {
+    const length = (query as Float32Array).length;
+    throw new AnchorageError('DIMENSION_MISMATCH', `query has ${length} numbers, expected dim ${dim}`, {
+      argument: 'query',
+      value: length,
+    });
+  }
+}

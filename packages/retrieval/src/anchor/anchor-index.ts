@@ -11,7 +11,14 @@ import type {
   StoredItem,
   VectorIndex,
 } from '../types.js';
-import { checkBatch, checkId, checkSearchOptions, checkVectors, type ResolvedSearch } from '../validate.js';
+import {
+  checkBatch,
+  checkId,
+  checkQuery,
+  checkSearchOptions,
+  checkVectors,
+  type ResolvedSearch,
+} from '../validate.js';
 
 /** Options of `new AnchorIndex`. */
 export interface AnchorIndexOptions {
@@ -138,16 +145,7 @@ export class AnchorIndex implements VectorIndex {
   }
 
   search(query: Float32Array, options?: SearchOptions): SearchResult {
-    if (checkVectors(query, this.dim, 'query') !== 1) {
-      throw new AnchorageError(
-        'DIMENSION_MISMATCH',
-        `query has ${query.length} numbers, expected dim ${this.dim}`,
-        {
-          argument: 'query',
-          value: query.length,
-        },
-      );
-    }
+    checkQuery(query, this.dim);
     return this.searchOne(query, 0, checkSearchOptions(options, this.classes));
   }
 

@@ -3,7 +3,7 @@ import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } 
 import { ItemStore } from '../item-store.js';
 import { TopK } from '../top-k.js';
 import type { AddBatch, ItemId, SearchOptions, SearchResult, StoredItem, VectorIndex } from '../types.js';
-import { checkBatch, checkId, checkSearchOptions, checkVectors } from '../validate.js';
+import { checkBatch, checkId, checkQuery, checkSearchOptions, checkVectors } from '../validate.js';
 
 /** Options of `new FlatIndex`. */
 export interface FlatIndexOptions {
@@ -80,16 +80,7 @@ export class FlatIndex implements VectorIndex {
   }
 
   search(query: Float32Array, options?: SearchOptions): SearchResult {
-    if (checkVectors(query, this.dim, 'query') !== 1) {
-      throw new AnchorageError(
-        'DIMENSION_MISMATCH',
-        `query has ${query.length} numbers, expected dim ${this.dim}`,
-        {
-          argument: 'query',
-          value: query.length,
-        },
-      );
-    }
+    checkQuery(query, this.dim);
     const { k } = checkSearchOptions(options);
     this.heap.reset(k);
     this.store.blocks[0]!.scan(query, 0, this.heap, 0);
