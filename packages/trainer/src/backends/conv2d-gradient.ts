@@ -187,8 +187,13 @@ export function conv2dInputGradient(
   });
 }
 
-/** Backends whose stock Conv2D backprop kernels are missing (wasm) or much slower than conv2d (cpu). */
-export const FORWARD_CONV_GRADIENT_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu']);
+/**
+ * Backends whose stock Conv2D backprop kernels are much slower than conv2d (cpu). wasm keeps
+ * tfjs's gradient, which calls the `Conv2DBackpropInput` / `Conv2DBackpropFilter` kernels that
+ * `registerTrainingKernels` installs there (the trainer's own SIMD kernels, falling back to these
+ * forward-conv forms for the shapes they do not take).
+ */
+export const FORWARD_CONV_GRADIENT_BACKENDS: ReadonlySet<string> = new Set(['cpu']);
 
 function isSupported(attrs: Record<string, unknown>): boolean {
   const dilations = attrs.dilations as number | [number, number] | undefined;

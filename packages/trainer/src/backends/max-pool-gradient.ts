@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { convKernelsFor } from './conv-wasm/kernels';
 
 /** The parts of the wasm backend a JavaScript kernel needs to read inputs and write its output. */
 interface WasmHeapBackend {
@@ -140,6 +141,38 @@ export function registerWasmMaxPoolGrad(): void {
         pad,
         dimRoundingMode,
       );
+      const kernels = convKernelsFor(backend);
+      const [batch, height, width, channels] = input.shape as [number, number, number, number];
+      if (
+        kernels !== null &&
+        channels % 4 === 0 &&
+        info.filterHeight === 2 &&
+        info.filterWidth === 2 &&
+        info.strideHeight === 2 &&
+        info.strideWidth === 2 &&
+        info.padInfo.top === 0 &&
+        info.padInfo.left === 0 &&
+        info.outHeight * 2 <= height &&
+        info.outWidth * 2 <= width
+      ) {
+        // the SIMD kernel writes every element of the 2·outH × 2·outW region (first maximum wins)
+        const out = kernels.output(input.shape);
+        if (info.outHeight * 2 < height || info.outWidth * 2 < width) {
+          kernels.k.zero(out.ptr, tf.util.sizeFromShape(input.shape) * 4);
+        }
+        kernels.k.maxpool2_grad(
+          kernels.pointer(input),
+          kernels.pointer(dy),
+          out.ptr,
+          batch,
+          height,
+          width,
+          channels,
+          info.outHeight,
+          info.outWidth,
+        );
+        return out.info;
+      }
       const dx = heap.makeOutput(input.shape, 'float32');
       maxPoolGradient(
         heap.typedArrayFromHeap(input),

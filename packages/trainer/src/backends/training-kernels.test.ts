@@ -30,6 +30,17 @@ const ops: Array<[string, (x: tf.Tensor) => tf.Tensor, number[]]> = [
     (x) => tf.maxPool(tf.relu(tf.sub(x, 1.5)) as tf.Tensor4D, 2, 2, 'valid'),
     [2, 6, 6, 3],
   ],
+  // channels a multiple of 4 take the SIMD kernel
+  [
+    'maxPool 2×2 stride 2, SIMD kernel, odd size',
+    (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'),
+    [2, 7, 9, 8],
+  ],
+  [
+    'maxPool 2×2, SIMD kernel, tied values',
+    (x) => tf.maxPool(tf.relu(tf.sub(x, 1.5)) as tf.Tensor4D, 2, 2, 'valid'),
+    [2, 6, 6, 4],
+  ],
   [
     'maxPool 3×3 stride 2 same (overlapping windows)',
     (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'),

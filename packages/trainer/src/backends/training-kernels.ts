@@ -1,6 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
+import {
+  type ConvGeometry,
+  convKernelsFor,
+  directConv2d,
+  directConv2dFilterGradient,
+  directSupports,
+  geometryOf,
+  winogradConv2d,
+  winogradConv2dFilterGradient,
+  winogradConv2dInputGradient,
+  winogradSupports,
+} from './conv-wasm/kernels';
 import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
+import { registerWasmSum } from './sum';
 
 let registered = false;
 
@@ -33,6 +46,25 @@ function pairOf(strides: number | [number, number]): [number, number] {
   return typeof strides === 'number' ? [strides, strides] : strides;
 }
 
+/** The geometry for the trainer's own wasm convolution kernels, or null where they do not apply. */
+function ownGeometry(
+  xShape: number[],
+  filterShape: number[],
+  attrs: ConvBackpropAttrs & { dilations?: number | [number, number] },
+  dtypes: tf.DataType[],
+): ConvGeometry | null {
+  if (attrs.dataFormat === 'NCHW' || attrs.dimRoundingMode != null) return null;
+  if (dtypes.some((dtype) => dtype !== 'float32')) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+  );
+  return geometryOf(info);
+}
+
 /**
  * Makes the wasm backend able to train the registered backbones, and fast at it:
  * - the Conv2D gradient through forward convolutions (see `registerConv2dGradient`);
@@ -52,6 +84,8 @@ export function registerTrainingKernels(): void {
   if (registered || tf.findBackendFactory('wasm') === null) return;
   registered = true;
   registerWasmMaxPoolGrad();
+  registerWasmSum();
+  registerWasmConv2D();
 
   if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') !== undefined) {
     tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
@@ -67,6 +101,14 @@ export function registerTrainingKernels(): void {
         };
       if (dataFormat === 'NCHW' || dimRoundingMode != null) {
         throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
+      }
+      const kernels = convKernelsFor(backend);
+      const g = ownGeometry(x.shape, filterShape, attrs as unknown as ConvBackpropAttrs, [x.dtype, dy.dtype]);
+      if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
+        const out = kernels.output(filterShape);
+        const run = winogradSupports(g) ? winogradConv2dFilterGradient : directConv2dFilterGradient;
+        run(kernels, g, kernels.pointer(x), kernels.pointer(dy), out.ptr);
+        return out.info;
       }
       return withTensors(backend, [x, dy], (xT, dyT) =>
         conv2dFilterGradient(xT!, dyT!, filterShape, pairOf(strides), pad),
@@ -91,9 +133,60 @@ export function registerTrainingKernels(): void {
         if (stockInput === undefined) throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
         return stockInput.kernelFunc(args);
       }
+      const kernels = convKernelsFor(backend);
+      const g = ownGeometry(inputShape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
+        dy.dtype,
+        filter.dtype,
+      ]);
+      if (kernels !== null && g !== null && winogradSupports(g)) {
+        const out = kernels.output(inputShape);
+        winogradConv2dInputGradient(kernels, g, kernels.pointer(dy), kernels.pointer(filter), out.ptr);
+        return out.info;
+      }
       return withTensors(backend, [dy, filter], (dyT, filterT) =>
         conv2dInputGradient(inputShape, dyT!, filterT!, pairOf(strides), pad),
       );
+    },
+  });
+}
+
+/**
+ * Conv2D on wasm through the trainer's kernels where they apply (stride 1, dilation 1, NHWC,
+ * float32, output channels a multiple of 8: Winograd for 3×3 filters on ≥ 8 input channels, the
+ * direct kernel otherwise); every other call goes to the stock XNNPACK kernel.
+ */
+function registerWasmConv2D(): void {
+  const stock = tf.getKernel(tf.Conv2D, 'wasm');
+  if (stock === undefined) return;
+  tf.unregisterKernel(tf.Conv2D, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.Conv2D,
+    backendName: 'wasm',
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: (args) => {
+      const { inputs, attrs, backend } = args;
+      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const kernels = convKernelsFor(backend);
+      const g =
+        kernels === null
+          ? null
+          : ownGeometry(x.shape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
+              x.dtype,
+              filter.dtype,
+            ]);
+      if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
+        const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
+        (winogradSupports(g) ? winogradConv2d : directConv2d)(
+          kernels,
+          g,
+          kernels.pointer(x),
+          kernels.pointer(filter),
+          out.ptr,
+        );
+        return out.info;
+      }
+      return stock.kernelFunc(args);
     },
   });
 }

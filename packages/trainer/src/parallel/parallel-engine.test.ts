@@ -55,9 +55,14 @@ describe('createParallelEngine', () => {
           const copy = { images: b.images.slice(), labels: b.labels.slice(), size: b.size };
           const [p, l] = [await parallel.step(b), await local.step(copy)];
           expect(p.applied && l.applied).toBe(true);
-          // float32 sums in another order: equal to a relative 1e-5
-          expect(Math.abs(p.terms.loss - l.terms.loss) / l.terms.loss).toBeLessThan(1e-5);
-          expect(Math.abs(p.terms.repeller - l.terms.repeller)).toBeLessThan(1e-5);
+          // Same weights, and every image's forward pass is independent of its batch: equal losses.
+          // After Adam steps the runs drift apart more than float rounding suggests: Adam's first
+          // update is ≈ lr·sign(g), so a weight whose gradient is exactly 0 in one run and a
+          // rounding residue (~1e-8, from the Winograd transforms) in the other moves by ~lr in
+          // only one of them. The gradients themselves agree to 1e-5 (the next test).
+          const tolerance = step === 0 ? 1e-6 : 1e-3;
+          expect(Math.abs(p.terms.loss - l.terms.loss) / l.terms.loss).toBeLessThan(tolerance);
+          expect(Math.abs(p.terms.repeller - l.terms.repeller)).toBeLessThan(tolerance);
         }
         const [w0, w1] = await parallel.weights();
         expect(maxAbsDiff(w0!, w1!)).toBe(0);
@@ -68,7 +73,7 @@ describe('createParallelEngine', () => {
         expect(maxAbsDiff(localAnchors, parallelAnchors)).toBeLessThan(1e-4);
         const localWeights = new Float32Array(snap.model.weights.data);
         const parallelWeights = new Float32Array((await parallel.snapshot()).model.weights.data);
-        expect(maxAbsDiff(localWeights, parallelWeights)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(localWeights, parallelWeights)).toBeLessThan(3 * config.lr);
       } finally {
         await local.dispose();
       }
@@ -76,4 +81,26 @@ describe('createParallelEngine', () => {
       await parallel.dispose();
     }
   }, 120_000);
+
+  it("averages shard gradients weighted by shard size into the full batch's gradient", async () => {
+    await selectBackend('wasm', { log: () => {} });
+    const local = await createLocalEngine({ config, inputShape, classes });
+    try {
+      const b = batch(20, 7);
+      const full = local.gradients(b).values!;
+      const average = new Float32Array(full.length);
+      for (const shard of shardBatch(b, 2)) {
+        const values = local.gradients(shard).values!;
+        for (let k = 0; k < full.length; k++) average[k]! += (shard.size / b.size) * values[k]!;
+      }
+      const scale = Math.max(...Array.from(full, Math.abs));
+      expect(maxAbsDiff(average, full) / scale).toBeLessThan(1e-5);
+      // an unweighted mean of the shards is measurably different: the check can fail
+      const halves = shardBatch(b, 2).map((shard) => local.gradients(shard).values!);
+      const unweighted = full.map((_, k) => (halves[0]![k]! + halves[1]![k]!) / 2);
+      expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
+    } finally {
+      await local.dispose();
+    }
+  });
 });

@@ -1,0 +1,535 @@
+import type * as tf from '@tensorflow/tfjs';
+import { CONV_KERNELS_WASM } from './module';
+
+/**
+ * The trainer's own convolution kernels for the wasm backend, run in the backend's own memory:
+ * Winograd F(4×4, 3×3) / F(2×2, 3×3) for 3×3 stride-1 convolutions (forward, input gradient,
+ * filter gradient) and a direct strided-GEMM convolution for the rest of the stride-1 cases
+ * (first layers with 1–3 input channels). Everything here works on byte offsets into that memory.
+ */
+
+type I = number;
+/** The module's exports (see generate.ts for each function's contract). */
+export interface ConvKernelExports {
+  gemm(a: I, sg: I, si: I, sk: I, b: I, ldb: I, c: I, ldc: I, M: I, N: I, K: I, G: I, acc: I): void;
+  win2_in(P: I, C: I, Wp: I, Hp: I, th: I, tw: I, t0: I, count: I, V: I, vs: I): void;
+  win4_in(P: I, C: I, Wp: I, Hp: I, th: I, tw: I, t0: I, count: I, V: I, vs: I): void;
+  win2_out(M: I, ms: I, C: I, t0: I, count: I, th: I, tw: I, H: I, W: I, Y: I): void;
+  win4_out(M: I, ms: I, C: I, t0: I, count: I, th: I, tw: I, H: I, W: I, Y: I): void;
+  win2_dy(Y: I, C: I, H: I, W: I, th: I, tw: I, t0: I, count: I, V: I, vs: I): void;
+  win4_dy(Y: I, C: I, H: I, W: I, th: I, tw: I, t0: I, count: I, V: I, vs: I): void;
+  win2_filter(F: I, Ci: I, Co: I, U: I): void;
+  win4_filter(F: I, Ci: I, Co: I, U: I): void;
+  win2_filter_grad(dF: I, Ci: I, Co: I, dU: I): void;
+  win4_filter_grad(dF: I, Ci: I, Co: I, dU: I): void;
+  zero(p: I, bytes: I): void;
+  copy_rows(src: I, sRow: I, sImg: I, dst: I, dRow: I, dImg: I, N: I, R: I, bytes: I): void;
+  col_sum(src: I, rows: I, C: I, dst: I): void;
+  maxpool2_grad(x: I, dy: I, dx: I, N: I, H: I, W: I, C: I, OH: I, OW: I): void;
+}
+
+/** The parts of tfjs-backend-wasm's backend object these kernels use. */
+export interface WasmBackendInternals {
+  wasm: {
+    asm?: { memory?: unknown };
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+  };
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => object;
+  validate(bytes: Uint8Array): boolean;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let compiled: object | null | undefined;
+const instances = new WeakMap<object, ConvKernels | null>();
+
+/** A kernel set bound to one wasm backend, with scratch allocation in that backend's heap. */
+export class ConvKernels {
+  constructor(
+    readonly k: ConvKernelExports,
+    private readonly backend: WasmBackendInternals,
+    private readonly memory: { readonly buffer: ArrayBuffer },
+  ) {}
+
+  /** A view of the whole backend memory (made anew: the memory may have grown). */
+  heap(): Float32Array {
+    return new Float32Array(this.memory.buffer);
+  }
+
+  /** Byte offset of a tensor's data in the backend's memory. */
+  pointer(info: tf.TensorInfo): number {
+    const entry = this.backend.dataIdMap.get(info.dataId);
+    if (entry === undefined) throw new Error('tensor data is not on the wasm backend');
+    return entry.memoryOffset;
+  }
+
+  output(shape: number[]): { info: tf.TensorInfo; ptr: number } {
+    const info = this.backend.makeOutput(shape, 'float32');
+    return { info, ptr: this.pointer(info) };
+  }
+
+  /** Runs `body` with scratch buffers of the given byte sizes, freed afterwards. */
+  withScratch<T>(sizes: number[], body: (...pointers: number[]) => T): T {
+    const pointers: number[] = [];
+    try {
+      for (const size of sizes) {
+        const p = this.backend.wasm._malloc(Math.max(16, size));
+        if (p === 0) throw new Error(`wasm backend out of memory allocating ${size} bytes`);
+        pointers.push(p);
+      }
+      return body(...pointers);
+    } finally {
+      for (const p of pointers) this.backend.wasm._free(p);
+    }
+  }
+}
+
+/**
+ * The kernels bound to `backend` (a tfjs-backend-wasm instance), or null when they cannot run
+ * there: no WebAssembly SIMD, or a backend build whose memory is not reachable (the threaded one).
+ */
+export function convKernelsFor(backend: object): ConvKernels | null {
+  const cached = instances.get(backend);
+  if (cached !== undefined) return cached;
+  let kernels: ConvKernels | null = null;
+  const internals = backend as Partial<WasmBackendInternals>;
+  const memory = internals.wasm?.asm?.memory;
+  if (compiled === undefined) {
+    compiled = null;
+    try {
+      const bytes = Uint8Array.from(atob(CONV_KERNELS_WASM), (c) => c.charCodeAt(0));
+      if (wasmApi?.validate(bytes)) compiled = new wasmApi.Module(bytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  if (
+    compiled !== null &&
+    wasmApi !== undefined &&
+    memory instanceof wasmApi.Memory &&
+    typeof internals.wasm?._malloc === 'function' &&
+    internals.dataIdMap !== undefined &&
+    typeof internals.makeOutput === 'function'
+  ) {
+    try {
+      const instance = new wasmApi.Instance(compiled, { env: { memory } });
+      kernels = new ConvKernels(
+        instance.exports as unknown as ConvKernelExports,
+        internals as WasmBackendInternals,
+        memory as { buffer: ArrayBuffer },
+      );
+    } catch {
+      kernels = null;
+    }
+  }
+  instances.set(backend, kernels);
+  return kernels;
+}
+
+/** Geometry of a stride-1, dilation-1 NHWC convolution. */
+export interface ConvGeometry {
+  readonly batch: number;
+  readonly inHeight: number;
+  readonly inWidth: number;
+  readonly inChannels: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly outChannels: number;
+  readonly filterHeight: number;
+  readonly filterWidth: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+/** Tiles per Winograd block: sized so a block's transformed input and output stay in L2. */
+export const WINOGRAD_BLOCK_TILES = 64;
+/** Output rows per chunk of the direct filter gradient's GEMM. */
+const DIRECT_GRADIENT_CHUNK = 512;
+
+/** Output tile size (2 or 4) of the Winograd variant with fewer multiplications for this output size. */
+export function winogradTile(outHeight: number, outWidth: number): 2 | 4 {
+  const cost = (m: number) => (m + 2) ** 2 * Math.ceil(outHeight / m) * Math.ceil(outWidth / m);
+  return cost(4) <= cost(2) ? 4 : 2;
+}
+
+const padBottom = (g: ConvGeometry) => g.outHeight + g.filterHeight - 1 - g.inHeight - g.padTop;
+const padRight = (g: ConvGeometry) => g.outWidth + g.filterWidth - 1 - g.inWidth - g.padLeft;
+
+/** Whether the Winograd kernels take this convolution (forward and both gradients). */
+export function winogradSupports(g: ConvGeometry): boolean {
+  return (
+    g.filterHeight === 3 &&
+    g.filterWidth === 3 &&
+    g.inChannels % 8 === 0 &&
+    g.outChannels % 8 === 0 &&
+    g.padTop >= 0 &&
+    g.padTop <= 2 &&
+    g.padLeft >= 0 &&
+    g.padLeft <= 2 &&
+    padBottom(g) >= 0 &&
+    padBottom(g) <= 2 &&
+    padRight(g) >= 0 &&
+    padRight(g) <= 2 &&
+    g.outHeight >= 1 &&
+    g.outWidth >= 1
+  );
+}
+
+/** Whether the direct kernel takes this convolution's forward pass and filter gradient. */
+export function directSupports(g: ConvGeometry): boolean {
+  return (
+    g.outChannels % 8 === 0 &&
+    g.padTop >= 0 &&
+    g.padLeft >= 0 &&
+    padBottom(g) >= 0 &&
+    padRight(g) >= 0 &&
+    g.outHeight >= 1 &&
+    g.outWidth >= 1
+  );
+}
+
+/**
+ * Winograd convolution of x (N×H×W×C, at xPtr) with filter transform U (α²×C×Co, at uPtr), pad
+ * (padTop, padLeft), into y (N×outH×outW×Co, at yPtr).
+ */
+function winogradForward(
+  kernels: ConvKernels,
+  m: 2 | 4,
+  x: { ptr: number; batch: number; height: number; width: number; channels: number },
+  padTop: number,
+  padLeft: number,
+  uPtr: number,
+  outChannels: number,
+  y: { ptr: number; height: number; width: number },
+): void {
+  const { k } = kernels;
+  const alpha = m + 2;
+  const xi = alpha * alpha;
+  const th = Math.ceil(y.height / m);
+  const tw = Math.ceil(y.width / m);
+  const hp = m * th + 2;
+  const wp = m * tw + 2;
+  const cb = x.channels * 4;
+  const tiles = x.batch * th * tw;
+  const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
+  const inStride = block * cb;
+  const outStride = block * outChannels * 4;
+  const input = m === 4 ? k.win4_in : k.win2_in;
+  const output = m === 4 ? k.win4_out : k.win2_out;
+  kernels.withScratch([x.batch * hp * wp * cb, xi * inStride, xi * outStride], (P, V, M) => {
+    k.zero(P!, x.batch * hp * wp * cb);
+    const rows = Math.min(x.height, hp - padTop);
+    const cols = Math.min(x.width, wp - padLeft);
+    k.copy_rows(
+      x.ptr,
+      x.width * cb,
+      x.height * x.width * cb,
+      P! + (padTop * wp + padLeft) * cb,
+      wp * cb,
+      hp * wp * cb,
+      x.batch,
+      rows,
+      cols * cb,
+    );
+    for (let t0 = 0; t0 < tiles; t0 += block) {
+      const count = Math.min(block, tiles - t0);
+      input(P!, x.channels, wp, hp, th, tw, t0, count, V!, inStride);
+      for (let e = 0; e < xi; e++) {
+        k.gemm(
+          V! + e * inStride,
+          0,
+          cb,
+          4,
+          uPtr + e * x.channels * outChannels * 4,
+          outChannels * 4,
+          M! + e * outStride,
+          outChannels * 4,
+          count,
+          outChannels,
+          x.channels,
+          1,
+          0,
+        );
+      }
+      output(M!, outStride, outChannels, t0, count, th, tw, y.height, y.width, y.ptr);
+    }
+  });
+}
+
+/** conv2d forward: y = x ⊛ filter (filter 3×3×Ci×Co at fPtr), by Winograd. */
+export function winogradConv2d(
+  kernels: ConvKernels,
+  g: ConvGeometry,
+  xPtr: number,
+  fPtr: number,
+  yPtr: number,
+): void {
+  const m = winogradTile(g.outHeight, g.outWidth);
+  const xi = (m + 2) ** 2;
+  const { k } = kernels;
+  kernels.withScratch([xi * g.inChannels * g.outChannels * 4], (U) => {
+    (m === 4 ? k.win4_filter : k.win2_filter)(fPtr, g.inChannels, g.outChannels, U!);
+    winogradForward(
+      kernels,
+      m,
+      { ptr: xPtr, batch: g.batch, height: g.inHeight, width: g.inWidth, channels: g.inChannels },
+      g.padTop,
+      g.padLeft,
+      U!,
+      g.outChannels,
+      { ptr: yPtr, height: g.outHeight, width: g.outWidth },
+    );
+  });
+}
+
+/**
+ * dL/dx of a conv2d, by Winograd: the convolution of dy (padded by 2 − pad) with the spatially
+ * flipped, in/out-transposed filter, written to dx (N×H×W×Ci at dxPtr).
+ */
+export function winogradConv2dInputGradient(
+  kernels: ConvKernels,
+  g: ConvGeometry,
+  dyPtr: number,
+  fPtr: number,
+  dxPtr: number,
+): void {
+  const { inChannels: ci, outChannels: co } = g;
+  const m = winogradTile(g.inHeight, g.inWidth);
+  const xi = (m + 2) ** 2;
+  const { k } = kernels;
+  kernels.withScratch([9 * ci * co * 4, xi * ci * co * 4], (F, U) => {
+    // flipped[ky][kx][co][ci] = filter[2 − ky][2 − kx][ci][co]
+    const heap = kernels.heap();
+    for (let tap = 0; tap < 9; tap++) {
+      const src = (fPtr >> 2) + (8 - tap) * ci * co;
+      const dst = (F! >> 2) + tap * ci * co;
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) heap[dst + o * ci + i] = heap[src + i * co + o]!;
+      }
+    }
+    (m === 4 ? k.win4_filter : k.win2_filter)(F!, co, ci, U!);
+    winogradForward(
+      kernels,
+      m,
+      { ptr: dyPtr, batch: g.batch, height: g.outHeight, width: g.outWidth, channels: co },
+      2 - g.padTop,
+      2 - g.padLeft,
+      U!,
+      ci,
+      { ptr: dxPtr, height: g.inHeight, width: g.inWidth },
+    );
+  });
+}
+
+/** dL/dfilter of a conv2d (3×3×Ci×Co at dfPtr), by Winograd over the output tiles. */
+export function winogradConv2dFilterGradient(
+  kernels: ConvKernels,
+  g: ConvGeometry,
+  xPtr: number,
+  dyPtr: number,
+  dfPtr: number,
+): void {
+  const { inChannels: ci, outChannels: co, batch } = g;
+  const m = winogradTile(g.outHeight, g.outWidth);
+  const alpha = m + 2;
+  const xi = alpha * alpha;
+  const th = Math.ceil(g.outHeight / m);
+  const tw = Math.ceil(g.outWidth / m);
+  const hp = m * th + 2;
+  const wp = m * tw + 2;
+  const cb = ci * 4;
+  const tiles = batch * th * tw;
+  const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
+  const inStride = block * cb;
+  const dyStride = block * co * 4;
+  const { k } = kernels;
+  const input = m === 4 ? k.win4_in : k.win2_in;
+  const gradient = m === 4 ? k.win4_dy : k.win2_dy;
+  kernels.withScratch(
+    [batch * hp * wp * cb, xi * inStride, xi * dyStride, xi * ci * co * 4],
+    (P, V, D, dU) => {
+      k.zero(P!, batch * hp * wp * cb);
+      k.zero(dU!, xi * ci * co * 4);
+      const rows = Math.min(g.inHeight, hp - g.padTop);
+      const cols = Math.min(g.inWidth, wp - g.padLeft);
+      k.copy_rows(
+        xPtr,
+        g.inWidth * cb,
+        g.inHeight * g.inWidth * cb,
+        P! + (g.padTop * wp + g.padLeft) * cb,
+        wp * cb,
+        hp * wp * cb,
+        batch,
+        rows,
+        cols * cb,
+      );
+      for (let t0 = 0; t0 < tiles; t0 += block) {
+        const count = Math.min(block, tiles - t0);
+        input(P!, ci, wp, hp, th, tw, t0, count, V!, inStride);
+        gradient(dyPtr, co, g.outHeight, g.outWidth, th, tw, t0, count, D!, dyStride);
+        for (let e = 0; e < xi; e++) {
+          k.gemm(
+            V! + e * inStride,
+            0,
+            4,
+            cb,
+            D! + e * dyStride,
+            co * 4,
+            dU! + e * ci * co * 4,
+            co * 4,
+            ci,
+            co,
+            count,
+            1,
+            1,
+          );
+        }
+      }
+      (m === 4 ? k.win4_filter_grad : k.win2_filter_grad)(dfPtr, ci, co, dU!);
+    },
+  );
+}
+
+/** conv2d forward by the direct kernel: one strided GEMM over the padded input, then a crop. */
+export function directConv2d(
+  kernels: ConvKernels,
+  g: ConvGeometry,
+  xPtr: number,
+  fPtr: number,
+  yPtr: number,
+): void {
+  const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
+  const hp = g.outHeight + fh - 1;
+  const wp = g.outWidth + fw - 1;
+  const cb = ci * 4;
+  const padded = batch * hp * wp * cb + (fh * wp + fw) * cb;
+  const grid = batch * hp * wp * co * 4;
+  const { k } = kernels;
+  kernels.withScratch([padded, grid], (P, Y) => {
+    k.zero(P!, padded);
+    k.copy_rows(
+      xPtr,
+      g.inWidth * cb,
+      g.inHeight * g.inWidth * cb,
+      P! + (g.padTop * wp + g.padLeft) * cb,
+      wp * cb,
+      hp * wp * cb,
+      batch,
+      g.inHeight,
+      g.inWidth * cb,
+    );
+    k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, batch * hp * wp, co, fw * ci, fh, 0);
+    k.copy_rows(
+      Y!,
+      wp * co * 4,
+      hp * wp * co * 4,
+      yPtr,
+      g.outWidth * co * 4,
+      g.outHeight * g.outWidth * co * 4,
+      batch,
+      g.outHeight,
+      g.outWidth * co * 4,
+    );
+  });
+}
+
+/** dL/dfilter by the direct kernel: per filter row, a GEMM of input windows with the gridded dy. */
+export function directConv2dFilterGradient(
+  kernels: ConvKernels,
+  g: ConvGeometry,
+  xPtr: number,
+  dyPtr: number,
+  dfPtr: number,
+): void {
+  const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
+  const hp = g.outHeight + fh - 1;
+  const wp = g.outWidth + fw - 1;
+  const cb = ci * 4;
+  const positions = batch * hp * wp;
+  const padded = positions * cb + (fh * wp + fw) * cb;
+  const grid = positions * co * 4;
+  const { k } = kernels;
+  kernels.withScratch([padded, grid], (P, D) => {
+    k.zero(P!, padded);
+    k.zero(D!, grid);
+    k.copy_rows(
+      xPtr,
+      g.inWidth * cb,
+      g.inHeight * g.inWidth * cb,
+      P! + (g.padTop * wp + g.padLeft) * cb,
+      wp * cb,
+      hp * wp * cb,
+      batch,
+      g.inHeight,
+      g.inWidth * cb,
+    );
+    k.copy_rows(
+      dyPtr,
+      g.outWidth * co * 4,
+      g.outHeight * g.outWidth * co * 4,
+      D!,
+      wp * co * 4,
+      hp * wp * co * 4,
+      batch,
+      g.outHeight,
+      g.outWidth * co * 4,
+    );
+    k.zero(dfPtr, fh * fw * ci * co * 4);
+    for (let q0 = 0; q0 < positions; q0 += DIRECT_GRADIENT_CHUNK) {
+      const count = Math.min(DIRECT_GRADIENT_CHUNK, positions - q0);
+      for (let ky = 0; ky < fh; ky++) {
+        k.gemm(
+          P! + (ky * wp + q0) * cb,
+          0,
+          4,
+          cb,
+          D! + q0 * co * 4,
+          co * 4,
+          dfPtr + ky * fw * ci * co * 4,
+          co * 4,
+          fw * ci,
+          co,
+          count,
+          1,
+          1,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * The geometry of a conv2d for these kernels from tfjs's conv info, or null when they do not take
+ * it (stride or dilation other than 1, NCHW).
+ */
+export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry | null {
+  if (
+    info.strideHeight !== 1 ||
+    info.strideWidth !== 1 ||
+    info.dilationHeight !== 1 ||
+    info.dilationWidth !== 1 ||
+    info.dataFormat !== 'channelsLast'
+  ) {
+    return null;
+  }
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
