@@ -14,6 +14,7 @@ import {
 import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
 import { registerWasmSum } from './sum';
+import { replaceWasmKernel } from './wasm-kernel';
 
 let registered = false;
 
@@ -66,15 +67,18 @@ function ownGeometry(
 }
 
 /**
- * Makes the wasm backend able to train the registered backbones, and fast at it:
- * - the Conv2D gradient through forward convolutions (see `registerConv2dGradient`);
- * - a `Conv2DBackpropFilter` kernel for wasm (it has none) from the same identity, because tfjs's
- *   fused conv2d (no activation, or a bias, while recording gradients — convolutions before batch
- *   norm) calls the backprop kernels directly rather than the Conv2D gradient;
- * - a `Conv2DBackpropInput` kernel for wasm through a forward convolution: the stock one is ~10×
- *   slower on refcnn's shapes (it also serves `conv2dTranspose`; NCHW and dimRoundingMode calls
- *   keep the stock kernel);
- * - a correct `MaxPoolGrad` kernel for wasm (the stock one misroutes some gradients).
+ * Makes the wasm backend able to train the registered backbones, and fast at it. Where they apply
+ * (float32 NHWC, stride 1, dilation 1, output channels a multiple of 8), `Conv2D`,
+ * `Conv2DBackpropInput` and `Conv2DBackpropFilter` run the trainer's own SIMD kernels
+ * (`conv-wasm/`: Winograd for 3×3 filters on ≥ 8 channels, a direct strided GEMM otherwise —
+ * refcnn's first layer); the other shapes take:
+ * - Conv2D: the stock XNNPACK kernel;
+ * - `Conv2DBackpropFilter` (wasm has none; tfjs's gradient and its fused conv2d call it): the
+ *   forward-convolution identity of `conv2d-gradient.ts`;
+ * - `Conv2DBackpropInput`: the same, since the stock kernel is ~10× slower on refcnn's shapes
+ *   (NCHW and dimRoundingMode calls keep the stock kernel).
+ * Also: a correct `MaxPoolGrad` (the stock one misroutes some gradients; SIMD for 2×2 / stride 2
+ * on channels in fours) and a `Sum` over leading axes (bias gradients) as a SIMD column sum.
  * Mean, Relu, BiasAdd and MatMul gradients run on stock wasm kernels (checked by the tests
  * against the cpu backend). Idempotent; the wasm part waits until tfjs-backend-wasm is imported.
  */
@@ -87,66 +91,53 @@ export function registerTrainingKernels(): void {
   registerWasmSum();
   registerWasmConv2D();
 
-  if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') !== undefined) {
-    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
-  }
-  tf.registerKernel({
-    kernelName: tf.Conv2DBackpropFilter,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-        attrs as unknown as ConvBackpropAttrs & {
-          filterShape: [number, number, number, number];
-        };
-      if (dataFormat === 'NCHW' || dimRoundingMode != null) {
-        throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
-      }
-      const kernels = convKernelsFor(backend);
-      const g = ownGeometry(x.shape, filterShape, attrs as unknown as ConvBackpropAttrs, [x.dtype, dy.dtype]);
-      if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
-        const out = kernels.output(filterShape);
-        const run = winogradSupports(g) ? winogradConv2dFilterGradient : directConv2dFilterGradient;
-        run(kernels, g, kernels.pointer(x), kernels.pointer(dy), out.ptr);
-        return out.info;
-      }
-      return withTensors(backend, [x, dy], (xT, dyT) =>
-        conv2dFilterGradient(xT!, dyT!, filterShape, pairOf(strides), pad),
-      );
-    },
+  // tfjs-backend-wasm has no Conv2DBackpropFilter: nothing to fall back on
+  replaceWasmKernel(tf.Conv2DBackpropFilter, ({ inputs, attrs, backend }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+      attrs as unknown as ConvBackpropAttrs & {
+        filterShape: [number, number, number, number];
+      };
+    if (dataFormat === 'NCHW' || dimRoundingMode != null) {
+      throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
+    }
+    const kernels = convKernelsFor(backend);
+    const g = ownGeometry(x.shape, filterShape, attrs as unknown as ConvBackpropAttrs, [x.dtype, dy.dtype]);
+    if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
+      const out = kernels.output(filterShape);
+      const run = winogradSupports(g) ? winogradConv2dFilterGradient : directConv2dFilterGradient;
+      run(kernels, g, kernels.pointer(x), kernels.pointer(dy), out.ptr);
+      return out.info;
+    }
+    return withTensors(backend, [x, dy], (xT, dyT) =>
+      conv2dFilterGradient(xT!, dyT!, filterShape, pairOf(strides), pad),
+    );
   });
 
-  const stockInput = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
-  if (stockInput !== undefined) tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Conv2DBackpropInput,
-    backendName: 'wasm',
-    setupFunc: stockInput?.setupFunc,
-    kernelFunc: (args) => {
-      const { inputs, attrs, backend } = args;
-      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
-        attrs as unknown as ConvBackpropAttrs & {
-          inputShape: [number, number, number, number];
-        };
-      if (dataFormat === 'NCHW' || dimRoundingMode != null) {
-        if (stockInput === undefined) throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
-        return stockInput.kernelFunc(args);
-      }
-      const kernels = convKernelsFor(backend);
-      const g = ownGeometry(inputShape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
-        dy.dtype,
-        filter.dtype,
-      ]);
-      if (kernels !== null && g !== null && winogradSupports(g)) {
-        const out = kernels.output(inputShape);
-        winogradConv2dInputGradient(kernels, g, kernels.pointer(dy), kernels.pointer(filter), out.ptr);
-        return out.info;
-      }
-      return withTensors(backend, [dy, filter], (dyT, filterT) =>
-        conv2dInputGradient(inputShape, dyT!, filterT!, pairOf(strides), pad),
-      );
-    },
+  replaceWasmKernel(tf.Conv2DBackpropInput, (args, stockInput) => {
+    const { inputs, attrs, backend } = args;
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
+      attrs as unknown as ConvBackpropAttrs & {
+        inputShape: [number, number, number, number];
+      };
+    if (dataFormat === 'NCHW' || dimRoundingMode != null) {
+      if (stockInput === undefined) throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
+      return stockInput.kernelFunc(args) as tf.TensorInfo;
+    }
+    const kernels = convKernelsFor(backend);
+    const g = ownGeometry(inputShape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
+      dy.dtype,
+      filter.dtype,
+    ]);
+    if (kernels !== null && g !== null && winogradSupports(g)) {
+      const out = kernels.output(inputShape);
+      winogradConv2dInputGradient(kernels, g, kernels.pointer(dy), kernels.pointer(filter), out.ptr);
+      return out.info;
+    }
+    return withTensors(backend, [dy, filter], (dyT, filterT) =>
+      conv2dInputGradient(inputShape, dyT!, filterT!, pairOf(strides), pad),
+    );
   });
 }
 
@@ -156,37 +147,26 @@ export function registerTrainingKernels(): void {
  * direct kernel otherwise); every other call goes to the stock XNNPACK kernel.
  */
 function registerWasmConv2D(): void {
-  const stock = tf.getKernel(tf.Conv2D, 'wasm');
-  if (stock === undefined) return;
-  tf.unregisterKernel(tf.Conv2D, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Conv2D,
-    backendName: 'wasm',
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const { inputs, attrs, backend } = args;
-      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-      const kernels = convKernelsFor(backend);
-      const g =
-        kernels === null
-          ? null
-          : ownGeometry(x.shape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
-              x.dtype,
-              filter.dtype,
-            ]);
-      if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
-        const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
-        (winogradSupports(g) ? winogradConv2d : directConv2d)(
-          kernels,
-          g,
-          kernels.pointer(x),
-          kernels.pointer(filter),
-          out.ptr,
-        );
-        return out.info;
-      }
-      return stock.kernelFunc(args);
-    },
+  if (tf.getKernel(tf.Conv2D, 'wasm') === undefined) return;
+  replaceWasmKernel(tf.Conv2D, (args, stock) => {
+    const { inputs, attrs, backend } = args;
+    const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const kernels = convKernelsFor(backend);
+    const g =
+      kernels === null
+        ? null
+        : ownGeometry(x.shape, filter.shape, attrs as unknown as ConvBackpropAttrs, [x.dtype, filter.dtype]);
+    if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
+      const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
+      (winogradSupports(g) ? winogradConv2d : directConv2d)(
+        kernels,
+        g,
+        kernels.pointer(x),
+        kernels.pointer(filter),
+        out.ptr,
+      );
+      return out.info;
+    }
+    return stock!.kernelFunc(args) as tf.TensorInfo;
   });
 }

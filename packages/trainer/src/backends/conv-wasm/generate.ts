@@ -99,6 +99,35 @@ const tileLocals =
   '(local $t i32) (local $tt i32) (local $n i32) (local $r i32) (local $ty i32) (local $tx i32) (local $per i32) (local $c i32) (local $cb i32) (local $rs i32) (local $p i32) (local $q i32)';
 
 /**
+ * A function that loops over tiles t < count (tile t0 + t is decomposed into $n, $ty, $tx) and,
+ * per tile, over channel groups $c (bytes, step 16) up to $cb = C·4; $rs = rowWidth·$cb.
+ */
+function tiledFunction(spec: {
+  name: string;
+  params: string;
+  locals: string;
+  rowWidth: string;
+  perTile: string;
+  body: string;
+}): string {
+  return `
+  (func (export "${spec.name}") ${spec.params}
+    ${tileLocals} ${spec.locals}
+    (local.set $per (i32.mul (local.get $th) (local.get $tw)))
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rs (i32.mul (local.get $${spec.rowWidth}) (local.get $cb)))
+    (block $tilesDone (loop $tiles
+      (br_if $tilesDone (i32.ge_u (local.get $t) (local.get $count)))${tileIndex}${spec.perTile}
+      (local.set $c (i32.const 0))
+      (block $chDone (loop $ch
+        (br_if $chDone (i32.ge_u (local.get $c) (local.get $cb)))${spec.body}
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $ch)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tiles))))`;
+}
+
+/**
  * win{m}_in(P, C, Wp, Hp, th, tw, t0, count, V, vs): for tiles t0..t0+count of the zero-padded
  * NHWC input P (N×Hp×Wp×C, C a multiple of 4), V[ξ][t][c] = (Bᵀ d B)[ξ] at V + ξ·vs + t·C·4.
  */
@@ -121,25 +150,19 @@ function inputTransform(w: WinogradMatrices): string {
       body += `\n          (local.set $q (i32.add (local.get $q) (local.get $vs)))`;
     }
   }
-  return `
-  (func (export "win${m}_in") (param $P i32) (param $C i32) (param $Wp i32) (param $Hp i32) (param $th i32) (param $tw i32) (param $t0 i32) (param $count i32) (param $V i32) (param $vs i32)
-    ${tileLocals} (local $org i32) (local $dst i32) ${locals('d', a)} ${locals('T', a * a)}
-    (local.set $per (i32.mul (local.get $th) (local.get $tw)))
-    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $rs (i32.mul (local.get $Wp) (local.get $cb)))
-    (block $tilesDone (loop $tiles
-      (br_if $tilesDone (i32.ge_u (local.get $t) (local.get $count)))${tileIndex}
+  return tiledFunction({
+    name: `win${m}_in`,
+    params:
+      '(param $P i32) (param $C i32) (param $Wp i32) (param $Hp i32) (param $th i32) (param $tw i32) (param $t0 i32) (param $count i32) (param $V i32) (param $vs i32)',
+    locals: `(local $org i32) (local $dst i32) ${locals('d', a)} ${locals('T', a * a)}`,
+    rowWidth: 'Wp',
+    perTile: `
       (local.set $org (i32.add (local.get $P) (i32.mul (local.get $cb)
         (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $Hp)) (i32.mul (local.get $ty) (i32.const ${m}))) (local.get $Wp))
                  (i32.mul (local.get $tx) (i32.const ${m}))))))
-      (local.set $dst (i32.add (local.get $V) (i32.mul (local.get $t) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $chDone (loop $ch
-        (br_if $chDone (i32.ge_u (local.get $c) (local.get $cb)))${body}
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $ch)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles))))`;
+      (local.set $dst (i32.add (local.get $V) (i32.mul (local.get $t) (local.get $cb))))`,
+    body,
+  });
 }
 
 /** Sets $rv/$cv (rows/columns of the m×m tile inside H×W) and $full, for tile (ty, tx). */
@@ -191,22 +214,16 @@ function outputTransform(w: WinogradMatrices): string {
     }
   }
   body += `\n          (if (local.get $full) (then${full}) (else${edge}))`;
-  return `
-  (func (export "win${m}_out") (param $M i32) (param $ms i32) (param $C i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32) (param $H i32) (param $W i32) (param $Y i32)
-    ${tileLocals} ${extentLocals} (local $src i32) ${locals('d', a)} ${locals('S', a * m)} ${locals('O', m * m)}
-    (local.set $per (i32.mul (local.get $th) (local.get $tw)))
-    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $rs (i32.mul (local.get $W) (local.get $cb)))
-    (block $tilesDone (loop $tiles
-      (br_if $tilesDone (i32.ge_u (local.get $t) (local.get $count)))${tileIndex}${tileExtent(m)}
-      (local.set $src (i32.add (local.get $M) (i32.mul (local.get $t) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $chDone (loop $ch
-        (br_if $chDone (i32.ge_u (local.get $c) (local.get $cb)))${body}
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $ch)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles))))`;
+  return tiledFunction({
+    name: `win${m}_out`,
+    params:
+      '(param $M i32) (param $ms i32) (param $C i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32) (param $H i32) (param $W i32) (param $Y i32)',
+    locals: `${extentLocals} (local $src i32) ${locals('d', a)} ${locals('S', a * m)} ${locals('O', m * m)}`,
+    rowWidth: 'W',
+    perTile: `${tileExtent(m)}
+      (local.set $src (i32.add (local.get $M) (i32.mul (local.get $t) (local.get $cb))))`,
+    body,
+  });
 }
 
 /**
@@ -236,22 +253,16 @@ function gradientTransform(w: WinogradMatrices): string {
       body += `\n          (local.set $q (i32.add (local.get $q) (local.get $vs)))`;
     }
   }
-  return `
-  (func (export "win${m}_dy") (param $Y i32) (param $C i32) (param $H i32) (param $W i32) (param $th i32) (param $tw i32) (param $t0 i32) (param $count i32) (param $V i32) (param $vs i32)
-    ${tileLocals} ${extentLocals} (local $dst i32) ${locals('g', m * m)} ${locals('R', m * a)}
-    (local.set $per (i32.mul (local.get $th) (local.get $tw)))
-    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $rs (i32.mul (local.get $W) (local.get $cb)))
-    (block $tilesDone (loop $tiles
-      (br_if $tilesDone (i32.ge_u (local.get $t) (local.get $count)))${tileIndex}${tileExtent(m)}
-      (local.set $dst (i32.add (local.get $V) (i32.mul (local.get $t) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $chDone (loop $ch
-        (br_if $chDone (i32.ge_u (local.get $c) (local.get $cb)))${body}
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $ch)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles))))`;
+  return tiledFunction({
+    name: `win${m}_dy`,
+    params:
+      '(param $Y i32) (param $C i32) (param $H i32) (param $W i32) (param $th i32) (param $tw i32) (param $t0 i32) (param $count i32) (param $V i32) (param $vs i32)',
+    locals: `${extentLocals} (local $dst i32) ${locals('g', m * m)} ${locals('R', m * a)}`,
+    rowWidth: 'W',
+    perTile: `${tileExtent(m)}
+      (local.set $dst (i32.add (local.get $V) (i32.mul (local.get $t) (local.get $cb))))`,
+    body,
+  });
 }
 
 /**

@@ -153,6 +153,42 @@ export const WINOGRAD_BLOCK_TILES = 64;
 /** Output rows per chunk of the direct filter gradient's GEMM. */
 const DIRECT_GRADIENT_CHUNK = 512;
 
+/** The Winograd tiling of an outH × outW output: tiles per column/row, the padded input size, tile count. */
+function tiling(m: number, batch: number, outHeight: number, outWidth: number) {
+  const th = Math.ceil(outHeight / m);
+  const tw = Math.ceil(outWidth / m);
+  return { th, tw, hp: m * th + 2, wp: m * tw + 2, tiles: batch * th * tw };
+}
+
+/**
+ * Zeroes `bytes` at dst and copies the N×H×W×C tensor at src into it as an N×hp×wp×C grid, at
+ * row padTop and column padLeft (rows and columns that do not fit are dropped).
+ */
+function padInto(
+  kernels: ConvKernels,
+  src: { ptr: number; batch: number; height: number; width: number; channels: number },
+  dst: number,
+  bytes: number,
+  hp: number,
+  wp: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const cb = src.channels * 4;
+  kernels.k.zero(dst, bytes);
+  kernels.k.copy_rows(
+    src.ptr,
+    src.width * cb,
+    src.height * src.width * cb,
+    dst + (padTop * wp + padLeft) * cb,
+    wp * cb,
+    hp * wp * cb,
+    src.batch,
+    Math.min(src.height, hp - padTop),
+    Math.min(src.width, wp - padLeft) * cb,
+  );
+}
+
 /** Output tile size (2 or 4) of the Winograd variant with fewer multiplications for this output size. */
 export function winogradTile(outHeight: number, outWidth: number): 2 | 4 {
   const cost = (m: number) => (m + 2) ** 2 * Math.ceil(outHeight / m) * Math.ceil(outWidth / m);
@@ -210,34 +246,17 @@ function winogradForward(
   y: { ptr: number; height: number; width: number },
 ): void {
   const { k } = kernels;
-  const alpha = m + 2;
-  const xi = alpha * alpha;
-  const th = Math.ceil(y.height / m);
-  const tw = Math.ceil(y.width / m);
-  const hp = m * th + 2;
-  const wp = m * tw + 2;
+  const xi = (m + 2) ** 2;
+  const { th, tw, hp, wp, tiles } = tiling(m, x.batch, y.height, y.width);
   const cb = x.channels * 4;
-  const tiles = x.batch * th * tw;
   const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
   const inStride = block * cb;
   const outStride = block * outChannels * 4;
   const input = m === 4 ? k.win4_in : k.win2_in;
   const output = m === 4 ? k.win4_out : k.win2_out;
-  kernels.withScratch([x.batch * hp * wp * cb, xi * inStride, xi * outStride], (P, V, M) => {
-    k.zero(P!, x.batch * hp * wp * cb);
-    const rows = Math.min(x.height, hp - padTop);
-    const cols = Math.min(x.width, wp - padLeft);
-    k.copy_rows(
-      x.ptr,
-      x.width * cb,
-      x.height * x.width * cb,
-      P! + (padTop * wp + padLeft) * cb,
-      wp * cb,
-      hp * wp * cb,
-      x.batch,
-      rows,
-      cols * cb,
-    );
+  const padded = x.batch * hp * wp * cb;
+  kernels.withScratch([padded, xi * inStride, xi * outStride], (P, V, M) => {
+    padInto(kernels, x, P!, padded, hp, wp, padTop, padLeft);
     for (let t0 = 0; t0 < tiles; t0 += block) {
       const count = Math.min(block, tiles - t0);
       input(P!, x.channels, wp, hp, th, tw, t0, count, V!, inStride);
@@ -338,63 +357,44 @@ export function winogradConv2dFilterGradient(
 ): void {
   const { inChannels: ci, outChannels: co, batch } = g;
   const m = winogradTile(g.outHeight, g.outWidth);
-  const alpha = m + 2;
-  const xi = alpha * alpha;
-  const th = Math.ceil(g.outHeight / m);
-  const tw = Math.ceil(g.outWidth / m);
-  const hp = m * th + 2;
-  const wp = m * tw + 2;
+  const xi = (m + 2) ** 2;
+  const { th, tw, hp, wp, tiles } = tiling(m, batch, g.outHeight, g.outWidth);
   const cb = ci * 4;
-  const tiles = batch * th * tw;
   const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
   const inStride = block * cb;
   const dyStride = block * co * 4;
   const { k } = kernels;
   const input = m === 4 ? k.win4_in : k.win2_in;
   const gradient = m === 4 ? k.win4_dy : k.win2_dy;
-  kernels.withScratch(
-    [batch * hp * wp * cb, xi * inStride, xi * dyStride, xi * ci * co * 4],
-    (P, V, D, dU) => {
-      k.zero(P!, batch * hp * wp * cb);
-      k.zero(dU!, xi * ci * co * 4);
-      const rows = Math.min(g.inHeight, hp - g.padTop);
-      const cols = Math.min(g.inWidth, wp - g.padLeft);
-      k.copy_rows(
-        xPtr,
-        g.inWidth * cb,
-        g.inHeight * g.inWidth * cb,
-        P! + (g.padTop * wp + g.padLeft) * cb,
-        wp * cb,
-        hp * wp * cb,
-        batch,
-        rows,
-        cols * cb,
-      );
-      for (let t0 = 0; t0 < tiles; t0 += block) {
-        const count = Math.min(block, tiles - t0);
-        input(P!, ci, wp, hp, th, tw, t0, count, V!, inStride);
-        gradient(dyPtr, co, g.outHeight, g.outWidth, th, tw, t0, count, D!, dyStride);
-        for (let e = 0; e < xi; e++) {
-          k.gemm(
-            V! + e * inStride,
-            0,
-            4,
-            cb,
-            D! + e * dyStride,
-            co * 4,
-            dU! + e * ci * co * 4,
-            co * 4,
-            ci,
-            co,
-            count,
-            1,
-            1,
-          );
-        }
+  const padded = batch * hp * wp * cb;
+  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
+  kernels.withScratch([padded, xi * inStride, xi * dyStride, xi * ci * co * 4], (P, V, D, dU) => {
+    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
+    k.zero(dU!, xi * ci * co * 4);
+    for (let t0 = 0; t0 < tiles; t0 += block) {
+      const count = Math.min(block, tiles - t0);
+      input(P!, ci, wp, hp, th, tw, t0, count, V!, inStride);
+      gradient(dyPtr, co, g.outHeight, g.outWidth, th, tw, t0, count, D!, dyStride);
+      for (let e = 0; e < xi; e++) {
+        k.gemm(
+          V! + e * inStride,
+          0,
+          4,
+          cb,
+          D! + e * dyStride,
+          co * 4,
+          dU! + e * ci * co * 4,
+          co * 4,
+          ci,
+          co,
+          count,
+          1,
+          1,
+        );
       }
-      (m === 4 ? k.win4_filter_grad : k.win2_filter_grad)(dfPtr, ci, co, dU!);
-    },
-  );
+    }
+    (m === 4 ? k.win4_filter_grad : k.win2_filter_grad)(dfPtr, ci, co, dU!);
+  });
 }
 
 /** conv2d forward by the direct kernel: one strided GEMM over the padded input, then a crop. */
@@ -412,19 +412,9 @@ export function directConv2d(
   const padded = batch * hp * wp * cb + (fh * wp + fw) * cb;
   const grid = batch * hp * wp * co * 4;
   const { k } = kernels;
+  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
   kernels.withScratch([padded, grid], (P, Y) => {
-    k.zero(P!, padded);
-    k.copy_rows(
-      xPtr,
-      g.inWidth * cb,
-      g.inHeight * g.inWidth * cb,
-      P! + (g.padTop * wp + g.padLeft) * cb,
-      wp * cb,
-      hp * wp * cb,
-      batch,
-      g.inHeight,
-      g.inWidth * cb,
-    );
+    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
     k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, batch * hp * wp, co, fw * ci, fh, 0);
     k.copy_rows(
       Y!,
@@ -456,31 +446,11 @@ export function directConv2dFilterGradient(
   const padded = positions * cb + (fh * wp + fw) * cb;
   const grid = positions * co * 4;
   const { k } = kernels;
+  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
+  const dy = { ptr: dyPtr, batch, height: g.outHeight, width: g.outWidth, channels: co };
   kernels.withScratch([padded, grid], (P, D) => {
-    k.zero(P!, padded);
-    k.zero(D!, grid);
-    k.copy_rows(
-      xPtr,
-      g.inWidth * cb,
-      g.inHeight * g.inWidth * cb,
-      P! + (g.padTop * wp + g.padLeft) * cb,
-      wp * cb,
-      hp * wp * cb,
-      batch,
-      g.inHeight,
-      g.inWidth * cb,
-    );
-    k.copy_rows(
-      dyPtr,
-      g.outWidth * co * 4,
-      g.outHeight * g.outWidth * co * 4,
-      D!,
-      wp * co * 4,
-      hp * wp * co * 4,
-      batch,
-      g.outHeight,
-      g.outWidth * co * 4,
-    );
+    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
+    padInto(kernels, dy, D!, grid, hp, wp, 0, 0);
     k.zero(dfPtr, fh * fw * ci * co * 4);
     for (let q0 = 0; q0 < positions; q0 += DIRECT_GRADIENT_CHUNK) {
       const count = Math.min(DIRECT_GRADIENT_CHUNK, positions - q0);
