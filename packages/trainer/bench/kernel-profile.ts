@@ -5,6 +5,7 @@
  * Usage: tsx bench/kernel-profile.ts [--steps N] [--batch N]
  */
 import * as tf from '@tensorflow/tfjs';
+import { convKernelVariant } from '../src/backends/conv-wasm/kernels';
 import { useWasmBackend } from '../src/backends/wasm';
 import { createBackbone } from '../src/models/index';
 
@@ -54,7 +55,9 @@ for (let i = 0; i < steps; i++) step();
 const total = process.cpuUsage(start);
 const rows = [...cpuMs].map(([key, ms]) => [key, ms / steps] as const).sort((a, b) => b[1] - a[1]);
 const inKernels = rows.reduce((sum, [, ms]) => sum + ms, 0);
-console.log(`refcnn step on wasm, B=${batch}, 28×28×1, softmax head, Adam; CPU ms per step over ${steps} steps`);
+console.log(
+  `refcnn step on wasm (convolution kernels: ${convKernelVariant() ?? 'stock'}), B=${batch}, 28×28×1, softmax head, Adam; CPU ms per step over ${steps} steps`,
+);
 console.log('| kernel (first input shape) | CPU ms/step |\n|---|---:|');
 for (const [key, ms] of rows) if (ms >= 0.5) console.log(`| ${key} | ${ms.toFixed(1)} |`);
 console.log(`| all kernels | ${inKernels.toFixed(1)} |`);

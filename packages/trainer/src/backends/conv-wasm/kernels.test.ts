@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -5,65 +7,86 @@ import { maxAbsDiff, randomValues, runOn } from '../test-support';
 import { registerTrainingKernels } from '../training-kernels';
 import { prepareWasmBackend } from '../wasm';
 import { compileConvKernels } from './compile';
+import { type ConvCase, errorsAgainstCpu, relativeError } from './conv-check';
 import {
   type ConvGeometry,
   convKernelsFor,
+  convKernelVariant,
   directSupports,
   geometryOf,
   winogradSupports,
   winogradTile,
 } from './kernels';
-import { CONV_KERNELS_WASM } from './module';
+import { CONV_KERNELS_FMA_WASM, CONV_KERNELS_WASM } from './module';
 
 beforeAll(async () => {
   await prepareWasmBackend();
   registerTrainingKernels();
 });
 
-type Pad = 'same' | 'valid' | number;
-interface Case {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  pad: Pad;
-}
+type Pad = ConvCase['pad'];
+type Case = ConvCase;
 
 function geometry(c: Case): ConvGeometry {
   return geometryOf(tf.backend_util.computeConv2DInfo(c.x, c.filter, 1, 1, c.pad))!;
 }
 
-/** y, dL/dx and dL/dfilter of sum(conv2d(x, filter) · w) for fixed random x, filter and w. */
-function convAndGradients(c: Case): () => tf.Tensor[] {
-  return () => {
-    const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(c.x), 1), c.x);
-    const filter = tf.tensor4d(randomValues(tf.util.sizeFromShape(c.filter), 2), c.filter);
-    const y = tf.conv2d(x, filter, 1, c.pad);
-    const w = tf.tensor(randomValues(y.size, 3), y.shape);
-    const loss = (xx: tf.Tensor, ff: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, 1, c.pad), w));
-    const [dx, df] = tf.grads(loss)([x, filter]);
-    return [y, dx!, df!];
-  };
-}
-
-/** Largest difference relative to the reference's largest magnitude (at least 1). */
-function relativeError(actual: Float32Array, reference: Float32Array): number {
-  return maxAbsDiff(actual, reference) / Math.max(1, ...Array.from(reference, Math.abs));
-}
-
-async function expectMatchesCpu(c: Case): Promise<void> {
-  const reference = await runOn('cpu', convAndGradients(c));
-  const actual = await runOn('wasm', convAndGradients(c));
-  for (let i = 0; i < 3; i++) {
-    expect(actual[i]!.length).toBe(reference[i]!.length);
-    expect(relativeError(actual[i]!, reference[i]!), ['y', 'dx', 'dfilter'][i]).toBeLessThanOrEqual(2e-5);
+/** Errors of y, dx and dfilter against cpu within Winograd's float32 precision. */
+function expectSmall(errors: number[]): void {
+  expect(errors).toHaveLength(3);
+  for (const [i, error] of errors.entries()) {
+    expect(error, ['y', 'dx', 'dfilter'][i]).toBeLessThanOrEqual(2e-5);
   }
 }
 
+async function expectMatchesCpu(c: Case): Promise<void> {
+  expectSmall(await errorsAgainstCpu(c));
+}
+
+/** Runs the FMA fixture in a child Node with relaxed SIMD enabled; returns what it printed. */
+function runFmaFixture(env: Record<string, string> = {}): {
+  variant: string | null;
+  bound: boolean;
+  errors: number[][];
+} {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--experimental-wasm-relaxed-simd',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./fma-check.fixture.ts', import.meta.url)),
+    ],
+    { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
 describe('the embedded module', () => {
-  it("is the generator's output compiled by wabt", async () => {
-    const bytes = await compileConvKernels();
-    expect(Buffer.from(bytes).toString('base64')).toBe(CONV_KERNELS_WASM);
+  it("is the generator's output compiled by wabt (both builds)", async () => {
+    const simd = await compileConvKernels();
+    expect(Buffer.from(simd).toString('base64')).toBe(CONV_KERNELS_WASM);
+    const fma = await compileConvKernels({ fma: true });
+    expect(Buffer.from(fma).toString('base64')).toBe(CONV_KERNELS_FMA_WASM);
   });
+
+  it('binds the build this runtime accepts: plain SIMD without relaxed SIMD', () => {
+    const { WebAssembly: wasm } = globalThis as unknown as {
+      WebAssembly: { validate(bytes: Uint8Array): boolean };
+    };
+    const relaxed = wasm.validate(Uint8Array.from(atob(CONV_KERNELS_FMA_WASM), (c) => c.charCodeAt(0)));
+    expect(convKernelVariant()).toBe(relaxed && process.env.ANCHORAGE_WASM_FMA !== '0' ? 'fma' : 'simd');
+  });
+
+  it('with relaxed SIMD (a child Node with the flag) binds the FMA build, which matches cpu', () => {
+    const fma = runFmaFixture();
+    expect(fma.variant).toBe('fma');
+    expect(fma.bound).toBe(true);
+    expect(fma.errors).toHaveLength(3);
+    for (const errors of fma.errors) expectSmall(errors);
+    // ANCHORAGE_WASM_FMA=0 keeps the plain build even where relaxed SIMD exists
+    expect(runFmaFixture({ ANCHORAGE_WASM_FMA: '0' }).variant).toBe('simd');
+  }, 60_000);
 
   it('binds to the wasm backend (SIMD, memory reachable)', async () => {
     await tf.setBackend('wasm');

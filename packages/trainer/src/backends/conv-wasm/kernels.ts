@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { CONV_KERNELS_WASM } from './module';
+import { CONV_KERNELS_FMA_WASM, CONV_KERNELS_WASM } from './module';
 
 /**
  * The trainer's own convolution kernels for the wasm backend, run in the backend's own memory:
@@ -47,7 +47,45 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-let compiled: object | null | undefined;
+/** Which build of the kernels runs: relaxed-SIMD fused multiply-add in the GEMM, or plain SIMD. */
+export type ConvKernelVariant = 'fma' | 'simd';
+
+let compiled: { module: object; variant: ConvKernelVariant } | null | undefined;
+
+/**
+ * The compiled module: the FMA build where the runtime accepts relaxed SIMD (Node ≥ 22, current
+ * browsers; Node 20 only with --experimental-wasm-relaxed-simd) unless ANCHORAGE_WASM_FMA=0, else
+ * the plain SIMD build, else null. FMA rounds once per multiply-add, so the two builds differ in
+ * the last bits; each is deterministic on one machine.
+ */
+function compiledKernels(): { module: object; variant: ConvKernelVariant } | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const builds: Array<[ConvKernelVariant, string]> = [
+    ['fma', CONV_KERNELS_FMA_WASM],
+    ['simd', CONV_KERNELS_WASM],
+  ];
+  for (const [variant, base64] of builds) {
+    if (variant === 'fma' && env?.ANCHORAGE_WASM_FMA === '0') continue;
+    try {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      if (wasmApi?.validate(bytes)) {
+        compiled = { module: new wasmApi.Module(bytes), variant };
+        break;
+      }
+    } catch {
+      // try the next build
+    }
+  }
+  return compiled;
+}
+
+/** The build of the kernels this runtime uses, or null where WebAssembly SIMD is unavailable. */
+export function convKernelVariant(): ConvKernelVariant | null {
+  return compiledKernels()?.variant ?? null;
+}
+
 const instances = new WeakMap<object, ConvKernels | null>();
 
 /** A kernel set bound to one wasm backend, with scratch allocation in that backend's heap. */
@@ -101,17 +139,9 @@ export function convKernelsFor(backend: object): ConvKernels | null {
   let kernels: ConvKernels | null = null;
   const internals = backend as Partial<WasmBackendInternals>;
   const memory = internals.wasm?.asm?.memory;
-  if (compiled === undefined) {
-    compiled = null;
-    try {
-      const bytes = Uint8Array.from(atob(CONV_KERNELS_WASM), (c) => c.charCodeAt(0));
-      if (wasmApi?.validate(bytes)) compiled = new wasmApi.Module(bytes);
-    } catch {
-      compiled = null;
-    }
-  }
+  const build = compiledKernels();
   if (
-    compiled !== null &&
+    build !== null &&
     wasmApi !== undefined &&
     memory instanceof wasmApi.Memory &&
     typeof internals.wasm?._malloc === 'function' &&
@@ -119,7 +149,7 @@ export function convKernelsFor(backend: object): ConvKernels | null {
     typeof internals.makeOutput === 'function'
   ) {
     try {
-      const instance = new wasmApi.Instance(compiled, { env: { memory } });
+      const instance = new wasmApi.Instance(build.module, { env: { memory } });
       kernels = new ConvKernels(
         instance.exports as unknown as ConvKernelExports,
         internals as WasmBackendInternals,
