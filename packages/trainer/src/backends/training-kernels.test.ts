@@ -156,6 +156,23 @@ describe('training kernels on wasm', () => {
     }
   });
 
+  it('clone shares data on wasm: the copy outlives the original, and memory is freed with the last', async () => {
+    await prepareWasmBackend();
+    await tf.setBackend('wasm');
+    const buffers = tf.memory().numDataBuffers;
+    const original = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const copy = tf.clone(original);
+    expect(tf.memory().numDataBuffers).toBe(buffers + 1); // two tensors, one buffer
+    original.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(copy.shape).toEqual([2, 3]);
+    copy.dispose();
+    expect(tf.memory().numDataBuffers).toBe(buffers);
+    const words = tf.clone(tf.tensor1d(['a', 'b'], 'string'));
+    expect(words.arraySync()).toEqual(['a', 'b']);
+    words.dispose();
+  });
+
   it('refcnn forward/backward with an optimiser step leaks no tensors', async () => {
     await prepareWasmBackend();
     await tf.setBackend('wasm');
