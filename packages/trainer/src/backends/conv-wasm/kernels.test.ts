@@ -12,6 +12,7 @@ import {
   type ConvGeometry,
   convKernelsFor,
   convKernelVariant,
+  convScratch,
   directSupports,
   geometryOf,
   winogradSupports,
@@ -160,6 +161,22 @@ describe('direct convolutions (any filter, stride 1) against the cpu backend', (
       await expectMatchesCpu(c);
     });
   }
+});
+
+describe('a scratch budget smaller than the batch', () => {
+  it('processes the images a group at a time with the same results', async () => {
+    const saved = convScratch.budgetBytes;
+    // room for the padded copies of two images: groups of 2, 2 and 1
+    convScratch.budgetBytes = 2 * 18 * 18 * 16 * 4;
+    try {
+      await expectMatchesCpu({ x: [5, 13, 14, 16], filter: [3, 3, 16, 8], pad: 'same' });
+      convScratch.budgetBytes = 1; // one image a group
+      await expectMatchesCpu({ x: [3, 9, 7, 8], filter: [3, 3, 8, 16], pad: 'valid' });
+      await expectMatchesCpu({ x: [3, 10, 9, 2], filter: [3, 2, 2, 8], pad: 'same' });
+    } finally {
+      convScratch.budgetBytes = saved;
+    }
+  });
 });
 
 describe('shapes the kernels leave to the stock paths', () => {

@@ -183,6 +183,23 @@ export const WINOGRAD_BLOCK_TILES = 64;
 /** Output rows per chunk of the direct filter gradient's GEMM. */
 const DIRECT_GRADIENT_CHUNK = 512;
 
+/**
+ * Bytes of padded copies (and the direct kernel's output grid) one call may allocate: larger
+ * batches are processed a group of images at a time, so a batch of large images does not double
+ * the heap. Settable for tests and for memory-tight runs.
+ */
+export const convScratch = { budgetBytes: 32 * 1024 * 1024 };
+
+/** Images per group whose scratch (bytesPerImage each) fits the budget: at least 1, at most batch. */
+function imagesPerGroup(batch: number, bytesPerImage: number): number {
+  return Math.max(1, Math.min(batch, Math.floor(convScratch.budgetBytes / Math.max(1, bytesPerImage))));
+}
+
+/** Calls body(first, count) over consecutive groups of `group` images (the last may be smaller). */
+function forImageGroups(batch: number, group: number, body: (first: number, count: number) => void): void {
+  for (let first = 0; first < batch; first += group) body(first, Math.min(group, batch - first));
+}
+
 /** The Winograd tiling of an outH × outW output: tiles per column/row, the padded input size, tile count. */
 function tiling(m: number, batch: number, outHeight: number, outWidth: number) {
   const th = Math.ceil(outHeight / m);
@@ -277,38 +294,44 @@ function winogradForward(
 ): void {
   const { k } = kernels;
   const xi = (m + 2) ** 2;
-  const { th, tw, hp, wp, tiles } = tiling(m, x.batch, y.height, y.width);
+  const { th, tw, hp, wp } = tiling(m, 1, y.height, y.width);
   const cb = x.channels * 4;
-  const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
+  const imageBytes = hp * wp * cb;
+  const group = imagesPerGroup(x.batch, imageBytes);
+  const block = Math.min(WINOGRAD_BLOCK_TILES, group * th * tw);
   const inStride = block * cb;
   const outStride = block * outChannels * 4;
   const input = m === 4 ? k.win4_in : k.win2_in;
   const output = m === 4 ? k.win4_out : k.win2_out;
-  const padded = x.batch * hp * wp * cb;
-  kernels.withScratch([padded, xi * inStride, xi * outStride], (P, V, M) => {
-    padInto(kernels, x, P!, padded, hp, wp, padTop, padLeft);
-    for (let t0 = 0; t0 < tiles; t0 += block) {
-      const count = Math.min(block, tiles - t0);
-      input(P!, x.channels, wp, hp, th, tw, t0, count, V!, inStride);
-      for (let e = 0; e < xi; e++) {
-        k.gemm(
-          V! + e * inStride,
-          0,
-          cb,
-          4,
-          uPtr + e * x.channels * outChannels * 4,
-          outChannels * 4,
-          M! + e * outStride,
-          outChannels * 4,
-          count,
-          outChannels,
-          x.channels,
-          1,
-          0,
-        );
+  kernels.withScratch([group * imageBytes, xi * inStride, xi * outStride], (P, V, M) => {
+    forImageGroups(x.batch, group, (first, count) => {
+      const images = { ...x, ptr: x.ptr + first * x.height * x.width * cb, batch: count };
+      const yPtr = y.ptr + first * y.height * y.width * outChannels * 4;
+      padInto(kernels, images, P!, count * imageBytes, hp, wp, padTop, padLeft);
+      const tiles = count * th * tw;
+      for (let t0 = 0; t0 < tiles; t0 += block) {
+        const n = Math.min(block, tiles - t0);
+        input(P!, x.channels, wp, hp, th, tw, t0, n, V!, inStride);
+        for (let e = 0; e < xi; e++) {
+          k.gemm(
+            V! + e * inStride,
+            0,
+            cb,
+            4,
+            uPtr + e * x.channels * outChannels * 4,
+            outChannels * 4,
+            M! + e * outStride,
+            outChannels * 4,
+            n,
+            outChannels,
+            x.channels,
+            1,
+            0,
+          );
+        }
+        output(M!, outStride, outChannels, t0, n, th, tw, y.height, y.width, yPtr);
       }
-      output(M!, outStride, outChannels, t0, count, th, tw, y.height, y.width, y.ptr);
-    }
+    });
   });
 }
 
@@ -388,41 +411,52 @@ export function winogradConv2dFilterGradient(
   const { inChannels: ci, outChannels: co, batch } = g;
   const m = winogradTile(g.outHeight, g.outWidth);
   const xi = (m + 2) ** 2;
-  const { th, tw, hp, wp, tiles } = tiling(m, batch, g.outHeight, g.outWidth);
+  const { th, tw, hp, wp } = tiling(m, 1, g.outHeight, g.outWidth);
   const cb = ci * 4;
-  const block = Math.min(WINOGRAD_BLOCK_TILES, tiles);
+  const imageBytes = hp * wp * cb;
+  const group = imagesPerGroup(batch, imageBytes);
+  const block = Math.min(WINOGRAD_BLOCK_TILES, group * th * tw);
   const inStride = block * cb;
   const dyStride = block * co * 4;
   const { k } = kernels;
   const input = m === 4 ? k.win4_in : k.win2_in;
   const gradient = m === 4 ? k.win4_dy : k.win2_dy;
-  const padded = batch * hp * wp * cb;
-  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
-  kernels.withScratch([padded, xi * inStride, xi * dyStride, xi * ci * co * 4], (P, V, D, dU) => {
-    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
+  kernels.withScratch([group * imageBytes, xi * inStride, xi * dyStride, xi * ci * co * 4], (P, V, D, dU) => {
     k.zero(dU!, xi * ci * co * 4);
-    for (let t0 = 0; t0 < tiles; t0 += block) {
-      const count = Math.min(block, tiles - t0);
-      input(P!, ci, wp, hp, th, tw, t0, count, V!, inStride);
-      gradient(dyPtr, co, g.outHeight, g.outWidth, th, tw, t0, count, D!, dyStride);
-      for (let e = 0; e < xi; e++) {
-        k.gemm(
-          V! + e * inStride,
-          0,
-          4,
-          cb,
-          D! + e * dyStride,
-          co * 4,
-          dU! + e * ci * co * 4,
-          co * 4,
-          ci,
-          co,
-          count,
-          1,
-          1,
-        );
+    forImageGroups(batch, group, (first, count) => {
+      const x = {
+        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
+        batch: count,
+        height: g.inHeight,
+        width: g.inWidth,
+        channels: ci,
+      };
+      const dy = dyPtr + first * g.outHeight * g.outWidth * co * 4;
+      padInto(kernels, x, P!, count * imageBytes, hp, wp, g.padTop, g.padLeft);
+      const tiles = count * th * tw;
+      for (let t0 = 0; t0 < tiles; t0 += block) {
+        const n = Math.min(block, tiles - t0);
+        input(P!, ci, wp, hp, th, tw, t0, n, V!, inStride);
+        gradient(dy, co, g.outHeight, g.outWidth, th, tw, t0, n, D!, dyStride);
+        for (let e = 0; e < xi; e++) {
+          k.gemm(
+            V! + e * inStride,
+            0,
+            4,
+            cb,
+            D! + e * dyStride,
+            co * 4,
+            dU! + e * ci * co * 4,
+            co * 4,
+            ci,
+            co,
+            n,
+            1,
+            1,
+          );
+        }
       }
-    }
+    });
     (m === 4 ? k.win4_filter_grad : k.win2_filter_grad)(dfPtr, ci, co, dU!);
   });
 }
@@ -439,24 +473,34 @@ export function directConv2d(
   const hp = g.outHeight + fh - 1;
   const wp = g.outWidth + fw - 1;
   const cb = ci * 4;
-  const padded = batch * hp * wp * cb + (fh * wp + fw) * cb;
-  const grid = batch * hp * wp * co * 4;
+  const group = imagesPerGroup(batch, hp * wp * (cb + co * 4));
+  // the GEMM reads up to (fh − 1)·wp + fw − 1 positions past the last image: zeroed slack
+  const padded = group * hp * wp * cb + (fh * wp + fw) * cb;
   const { k } = kernels;
-  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
-  kernels.withScratch([padded, grid], (P, Y) => {
-    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
-    k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, batch * hp * wp, co, fw * ci, fh, 0);
-    k.copy_rows(
-      Y!,
-      wp * co * 4,
-      hp * wp * co * 4,
-      yPtr,
-      g.outWidth * co * 4,
-      g.outHeight * g.outWidth * co * 4,
-      batch,
-      g.outHeight,
-      g.outWidth * co * 4,
-    );
+  kernels.withScratch([padded, group * hp * wp * co * 4], (P, Y) => {
+    forImageGroups(batch, group, (first, count) => {
+      const x = {
+        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
+        batch: count,
+        height: g.inHeight,
+        width: g.inWidth,
+        channels: ci,
+      };
+      padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
+      k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, count * hp * wp, co, fw * ci, fh, 0);
+      const outImage = g.outHeight * g.outWidth * co * 4;
+      k.copy_rows(
+        Y!,
+        wp * co * 4,
+        hp * wp * co * 4,
+        yPtr + first * outImage,
+        g.outWidth * co * 4,
+        outImage,
+        count,
+        g.outHeight,
+        g.outWidth * co * 4,
+      );
+    });
   });
 }
 
@@ -472,36 +516,52 @@ export function directConv2dFilterGradient(
   const hp = g.outHeight + fh - 1;
   const wp = g.outWidth + fw - 1;
   const cb = ci * 4;
-  const positions = batch * hp * wp;
-  const padded = positions * cb + (fh * wp + fw) * cb;
-  const grid = positions * co * 4;
+  const group = imagesPerGroup(batch, hp * wp * (cb + co * 4));
+  // the GEMM reads up to (fh − 1)·wp + fw − 1 positions past the last image: zeroed slack
+  const padded = group * hp * wp * cb + (fh * wp + fw) * cb;
+  const grid = group * hp * wp * co * 4;
   const { k } = kernels;
-  const x = { ptr: xPtr, batch, height: g.inHeight, width: g.inWidth, channels: ci };
-  const dy = { ptr: dyPtr, batch, height: g.outHeight, width: g.outWidth, channels: co };
+  k.zero(dfPtr, fh * fw * ci * co * 4);
   kernels.withScratch([padded, grid], (P, D) => {
-    padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
-    padInto(kernels, dy, D!, grid, hp, wp, 0, 0);
-    k.zero(dfPtr, fh * fw * ci * co * 4);
-    for (let q0 = 0; q0 < positions; q0 += DIRECT_GRADIENT_CHUNK) {
-      const count = Math.min(DIRECT_GRADIENT_CHUNK, positions - q0);
-      for (let ky = 0; ky < fh; ky++) {
-        k.gemm(
-          P! + (ky * wp + q0) * cb,
-          0,
-          4,
-          cb,
-          D! + q0 * co * 4,
-          co * 4,
-          dfPtr + ky * fw * ci * co * 4,
-          co * 4,
-          fw * ci,
-          co,
-          count,
-          1,
-          1,
-        );
+    forImageGroups(batch, group, (first, count) => {
+      const x = {
+        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
+        batch: count,
+        height: g.inHeight,
+        width: g.inWidth,
+        channels: ci,
+      };
+      const dy = {
+        ptr: dyPtr + first * g.outHeight * g.outWidth * co * 4,
+        batch: count,
+        height: g.outHeight,
+        width: g.outWidth,
+        channels: co,
+      };
+      padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
+      padInto(kernels, dy, D!, grid, hp, wp, 0, 0);
+      const positions = count * hp * wp;
+      for (let q0 = 0; q0 < positions; q0 += DIRECT_GRADIENT_CHUNK) {
+        const n = Math.min(DIRECT_GRADIENT_CHUNK, positions - q0);
+        for (let ky = 0; ky < fh; ky++) {
+          k.gemm(
+            P! + (ky * wp + q0) * cb,
+            0,
+            4,
+            cb,
+            D! + q0 * co * 4,
+            co * 4,
+            dfPtr + ky * fw * ci * co * 4,
+            co * 4,
+            fw * ci,
+            co,
+            n,
+            1,
+            1,
+          );
+        }
       }
-    }
+    });
   });
 }
 
