@@ -1,6 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { convKernelVariant } from './conv-wasm/kernels';
 import type { ModuleImporter } from './optional-import';
 import { selectBackend } from './select';
 import { maxAbsDiff, randomValues, runOn } from './test-support';
@@ -69,7 +70,11 @@ describe('selectBackend', () => {
     expect((await selectBackend('cpu', { log: () => {} })).name).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
     const wasm = await selectBackend('wasm', { log: () => {} });
-    expect(wasm).toEqual({ name: 'wasm', reason: 'requested: WebAssembly with SIMD, one thread' });
+    expect(wasm).toEqual({
+      name: 'wasm',
+      reason: `requested: WebAssembly with SIMD, one thread, convolution kernels: ${convKernelVariant()}`,
+    });
+    expect(['simd', 'fma']).toContain(convKernelVariant());
   });
 
   it('leaves the corrected wasm kernels active (the package import must not re-register its own)', async () => {

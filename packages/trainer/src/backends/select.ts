@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
+import { convKernelsFor, convKernelVariant } from './conv-wasm/kernels';
 import { importOptional, type ModuleImporter } from './optional-import';
 import { tryTensorflow } from './tensorflow';
 import { registerTrainingKernels } from './training-kernels';
@@ -40,7 +41,10 @@ async function attempt(name: BackendName, importModule: ModuleImporter): Promise
     case 'wasm':
       try {
         await prepareWasmBackend();
-        if (await tf.setBackend('wasm')) return { ok: true, detail: 'WebAssembly with SIMD, one thread' };
+        if (await tf.setBackend('wasm')) {
+          const kernels = convKernelsFor(tf.backend()) === null ? 'stock' : convKernelVariant();
+          return { ok: true, detail: `WebAssembly with SIMD, one thread, convolution kernels: ${kernels}` };
+        }
         return { ok: false, reason: 'the wasm backend failed to initialise' };
       } catch (error) {
         return { ok: false, reason: `the wasm backend failed to load (${String(error)})` };

@@ -5,7 +5,8 @@ import { CONV_KERNELS_FMA_WASM, CONV_KERNELS_WASM } from './module';
  * The trainer's own convolution kernels for the wasm backend, run in the backend's own memory:
  * Winograd F(4×4, 3×3) / F(2×2, 3×3) for 3×3 stride-1 convolutions (forward, input gradient,
  * filter gradient) and a direct strided-GEMM convolution for the rest of the stride-1 cases
- * (first layers with 1–3 input channels). Everything here works on byte offsets into that memory.
+ * (any filter size: first layers with a few input channels, 1×1 convolutions). Everything here
+ * works on byte offsets into that memory.
  */
 
 type I = number;
