@@ -201,6 +201,32 @@ function forImageGroups(batch: number, group: number, body: (first: number, coun
   for (let first = 0; first < batch; first += group) body(first, Math.min(group, batch - first));
 }
 
+/** Images first … first + count − 1 of an N×height×width×channels float32 tensor at ptr. */
+function imagesOf(
+  ptr: number,
+  height: number,
+  width: number,
+  channels: number,
+  first: number,
+  count: number,
+) {
+  return { ptr: ptr + first * height * width * channels * 4, batch: count, height, width, channels };
+}
+
+/**
+ * The direct kernel's layout: each image zero-padded to hp × wp positions, images in groups that
+ * fit the scratch budget, and the scratch sizes of one group's padded input and output grid. The
+ * GEMM reads up to (fh − 1)·wp + fw − 1 positions past the last image: zeroed slack.
+ */
+function directLayout(g: ConvGeometry) {
+  const hp = g.outHeight + g.filterHeight - 1;
+  const wp = g.outWidth + g.filterWidth - 1;
+  const cb = g.inChannels * 4;
+  const group = imagesPerGroup(g.batch, hp * wp * (cb + g.outChannels * 4));
+  const padded = group * hp * wp * cb + (g.filterHeight * wp + g.filterWidth) * cb;
+  return { hp, wp, cb, group, padded, grid: group * hp * wp * g.outChannels * 4 };
+}
+
 /** The Winograd tiling of an outH × outW output: tiles per column/row, the padded input size, tile count. */
 function tiling(m: number, batch: number, outHeight: number, outWidth: number) {
   const th = Math.ceil(outHeight / m);
@@ -306,7 +332,7 @@ function winogradForward(
   const output = m === 4 ? k.win4_out : k.win2_out;
   kernels.withScratch([group * imageBytes, xi * inStride, xi * outStride], (P, V, M) => {
     forImageGroups(x.batch, group, (first, count) => {
-      const images = { ...x, ptr: x.ptr + first * x.height * x.width * cb, batch: count };
+      const images = imagesOf(x.ptr, x.height, x.width, x.channels, first, count);
       const yPtr = y.ptr + first * y.height * y.width * outChannels * 4;
       padInto(kernels, images, P!, count * imageBytes, hp, wp, padTop, padLeft);
       const tiles = count * th * tw;
@@ -425,14 +451,8 @@ export function winogradConv2dFilterGradient(
   kernels.withScratch([group * imageBytes, xi * inStride, xi * dyStride, xi * ci * co * 4], (P, V, D, dU) => {
     k.zero(dU!, xi * ci * co * 4);
     forImageGroups(batch, group, (first, count) => {
-      const x = {
-        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
-        batch: count,
-        height: g.inHeight,
-        width: g.inWidth,
-        channels: ci,
-      };
-      const dy = dyPtr + first * g.outHeight * g.outWidth * co * 4;
+      const x = imagesOf(xPtr, g.inHeight, g.inWidth, ci, first, count);
+      const dy = imagesOf(dyPtr, g.outHeight, g.outWidth, co, first, count).ptr;
       padInto(kernels, x, P!, count * imageBytes, hp, wp, g.padTop, g.padLeft);
       const tiles = count * th * tw;
       for (let t0 = 0; t0 < tiles; t0 += block) {
@@ -471,25 +491,14 @@ export function directConv2d(
   yPtr: number,
 ): void {
   const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
-  const hp = g.outHeight + fh - 1;
-  const wp = g.outWidth + fw - 1;
-  const cb = ci * 4;
-  const group = imagesPerGroup(batch, hp * wp * (cb + co * 4));
-  // the GEMM reads up to (fh − 1)·wp + fw − 1 positions past the last image: zeroed slack
-  const padded = group * hp * wp * cb + (fh * wp + fw) * cb;
+  const { hp, wp, cb, group, padded, grid } = directLayout(g);
   const { k } = kernels;
-  kernels.withScratch([padded, group * hp * wp * co * 4], (P, Y) => {
+  const outImage = g.outHeight * g.outWidth * co * 4;
+  kernels.withScratch([padded, grid], (P, Y) => {
     forImageGroups(batch, group, (first, count) => {
-      const x = {
-        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
-        batch: count,
-        height: g.inHeight,
-        width: g.inWidth,
-        channels: ci,
-      };
+      const x = imagesOf(xPtr, g.inHeight, g.inWidth, ci, first, count);
       padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
       k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, count * hp * wp, co, fw * ci, fh, 0);
-      const outImage = g.outHeight * g.outWidth * co * 4;
       k.copy_rows(
         Y!,
         wp * co * 4,
@@ -514,31 +523,13 @@ export function directConv2dFilterGradient(
   dfPtr: number,
 ): void {
   const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
-  const hp = g.outHeight + fh - 1;
-  const wp = g.outWidth + fw - 1;
-  const cb = ci * 4;
-  const group = imagesPerGroup(batch, hp * wp * (cb + co * 4));
-  // the GEMM reads up to (fh − 1)·wp + fw − 1 positions past the last image: zeroed slack
-  const padded = group * hp * wp * cb + (fh * wp + fw) * cb;
-  const grid = group * hp * wp * co * 4;
+  const { hp, wp, cb, group, padded, grid } = directLayout(g);
   const { k } = kernels;
   k.zero(dfPtr, fh * fw * ci * co * 4);
   kernels.withScratch([padded, grid], (P, D) => {
     forImageGroups(batch, group, (first, count) => {
-      const x = {
-        ptr: xPtr + first * g.inHeight * g.inWidth * cb,
-        batch: count,
-        height: g.inHeight,
-        width: g.inWidth,
-        channels: ci,
-      };
-      const dy = {
-        ptr: dyPtr + first * g.outHeight * g.outWidth * co * 4,
-        batch: count,
-        height: g.outHeight,
-        width: g.outWidth,
-        channels: co,
-      };
+      const x = imagesOf(xPtr, g.inHeight, g.inWidth, ci, first, count);
+      const dy = imagesOf(dyPtr, g.outHeight, g.outWidth, co, first, count);
       padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
       padInto(kernels, dy, D!, grid, hp, wp, 0, 0);
       const positions = count * hp * wp;
