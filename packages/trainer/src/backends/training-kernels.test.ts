@@ -46,7 +46,9 @@ const ops: Array<[string, (x: tf.Tensor) => tf.Tensor, number[]]> = [
     (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'),
     [2, 7, 7, 3],
   ],
+  // 150 elements: the SIMD pass and a scalar tail of 2
   ['relu', (x) => tf.relu(x), [3, 5, 5, 2]],
+  ['relu at exactly 0 (gradient 0, as tfjs)', (x) => tf.relu(tf.round(x)), [4, 8]],
   ['global average pool (mean over H, W)', (x) => tf.mean(x, [1, 2]), [3, 4, 5, 6]],
   [
     'dense (matMul + bias)',
@@ -171,6 +173,17 @@ describe('training kernels on wasm', () => {
     const words = tf.clone(tf.tensor1d(['a', 'b'], 'string'));
     expect(words.arraySync()).toEqual(['a', 'b']);
     words.dispose();
+  });
+
+  it('the ReLU gradient keeps NaN and infinities as tfjs does', async () => {
+    const run = () => {
+      const x = tf.tensor1d([Number.NaN, -1, 0, 2, 3, -4, Number.POSITIVE_INFINITY, 1, 0.5]);
+      const dy = tf.tensor1d([1, Number.POSITIVE_INFINITY, Number.NaN, 2, -3, 1, 1, Number.NaN, 4]);
+      return tf.grad((v: tf.Tensor) => tf.relu(v))(x, dy);
+    };
+    const [reference] = await runOn('cpu', run);
+    const [actual] = await runOn('wasm', run);
+    expect(Array.from(actual!)).toEqual(Array.from(reference!));
   });
 
   it('refcnn forward/backward with an optimiser step leaks no tensors', async () => {

@@ -13,6 +13,7 @@ import {
 } from './conv-wasm/kernels';
 import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
+import { registerReluGradient } from './relu-gradient';
 import { registerWasmSum } from './sum';
 import { replaceWasmKernel } from './wasm-kernel';
 
@@ -78,7 +79,8 @@ function ownGeometry(
  * - `Conv2DBackpropInput`: the same, since the stock kernel is ~10× slower on refcnn's shapes
  *   (NCHW and dimRoundingMode calls keep the stock kernel).
  * Also: a correct `MaxPoolGrad` (the stock one misroutes some gradients; SIMD for 2×2 / stride 2
- * on channels in fours) and a `Sum` over leading axes (bias gradients) as a SIMD column sum.
+ * on channels in fours), a `Sum` over leading axes (bias gradients) as a SIMD column sum, an
+ * `Identity` that shares data instead of copying it, and the ReLU gradient in one SIMD pass.
  * Mean, Relu, BiasAdd and MatMul gradients run on stock wasm kernels (checked by the tests
  * against the cpu backend). Idempotent; the wasm part waits until tfjs-backend-wasm is imported.
  */
@@ -91,6 +93,7 @@ export function registerTrainingKernels(): void {
   registerWasmSum();
   registerWasmConv2D();
   registerWasmIdentity();
+  registerReluGradient();
 
   // tfjs-backend-wasm has no Conv2DBackpropFilter: nothing to fall back on
   replaceWasmKernel(tf.Conv2DBackpropFilter, ({ inputs, attrs, backend }) => {

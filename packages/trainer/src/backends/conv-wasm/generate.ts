@@ -437,6 +437,20 @@ const helpers = `
       (local.set $p (i32.add (local.get $p) (local.get $cb)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rs))))
+  ;; relu_grad(x, dy, dx, n): dx = dy · step(x) for n floats (n a multiple of 4), tfjs's ReLU
+  ;; gradient in one pass: step is 1 where x > 0, 0 elsewhere, NaN where x is NaN.
+  (func (export "relu_grad") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $v v128) (local $s v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (local.set $s (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))
+      (local.set $s (v128.bitselect (local.get $v) (local.get $s) (f32x4.ne (local.get $v) (local.get $v))))
+      (v128.store (i32.add (local.get $dx) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (local.get $s)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $each))))
   ;; maxpool2_grad(x, dy, dx, N, H, W, C, OH, OW): 2×2 windows, stride 2, no padding; each dy goes
   ;; to the first maximum of its window in row-major order (strictly greater wins). Writes every
   ;; element of the OH·2 × OW·2 region of dx; the caller zeroes dx when H or W is odd.

@@ -27,6 +27,7 @@ export interface ConvKernelExports {
   copy_rows(src: I, sRow: I, sImg: I, dst: I, dRow: I, dImg: I, N: I, R: I, bytes: I): void;
   col_sum(src: I, rows: I, C: I, dst: I): void;
   maxpool2_grad(x: I, dy: I, dx: I, N: I, H: I, W: I, C: I, OH: I, OW: I): void;
+  relu_grad(x: I, dy: I, dx: I, n: I): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend object these kernels use. */
