@@ -224,7 +224,8 @@ function directLayout(g: ConvGeometry) {
   const wp = g.outWidth + g.filterWidth - 1;
   const cb = g.inChannels * 4;
   const group = imagesPerGroup(g.batch, hp * wp * (cb + g.outChannels * 4));
-  const padded = group * hp * wp * cb + (g.filterHeight * wp + g.filterWidth) * cb;
+  // + 3 floats: the filter gradient's rounded-up rows read up to 3 values past a window
+  const padded = group * hp * wp * cb + (g.filterHeight * wp + g.filterWidth) * cb + 12;
   return { hp, wp, cb, group, padded, grid: group * hp * wp * g.outChannels * 4 };
 }
 
@@ -483,7 +484,12 @@ export function winogradConv2dFilterGradient(
   });
 }
 
-/** conv2d forward by the direct kernel: one strided GEMM over the padded input, then a crop. */
+/**
+ * conv2d forward by the direct kernel: per output row, one strided GEMM over the padded input
+ * (the fh filter rows as GEMM groups), written straight into y. Rows are computed in 4-row tiles
+ * rounded up: a row's extra outputs land on the next row's first ones, which that row then
+ * overwrites, so only the batch's last row takes the single-row path.
+ */
 export function directConv2d(
   kernels: ConvKernels,
   g: ConvGeometry,
@@ -492,25 +498,36 @@ export function directConv2d(
   yPtr: number,
 ): void {
   const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
-  const { hp, wp, cb, group, padded, grid } = directLayout(g);
+  const { hp, wp, cb, group, padded } = directLayout(g);
   const { k } = kernels;
-  const outImage = g.outHeight * g.outWidth * co * 4;
-  kernels.withScratch([padded, grid], (P, Y) => {
+  const rowBytes = g.outWidth * co * 4;
+  const tiled = Math.ceil(g.outWidth / 4) * 4;
+  kernels.withScratch([padded], (P) => {
     forImageGroups(batch, group, (first, count) => {
       const x = imagesOf(xPtr, g.inHeight, g.inWidth, ci, first, count);
       padInto(kernels, x, P!, padded, hp, wp, g.padTop, g.padLeft);
-      k.gemm(P!, wp * cb, cb, 4, fPtr, co * 4, Y!, co * 4, count * hp * wp, co, fw * ci, fh, 0);
-      k.copy_rows(
-        Y!,
-        wp * co * 4,
-        hp * wp * co * 4,
-        yPtr + first * outImage,
-        g.outWidth * co * 4,
-        outImage,
-        count,
-        g.outHeight,
-        g.outWidth * co * 4,
-      );
+      const rows = count * g.outHeight;
+      const lastGroup = first + count === batch;
+      for (let r = 0; r < rows; r++) {
+        const n = Math.floor(r / g.outHeight);
+        const a = P! + (n * hp + (r - n * g.outHeight)) * wp * cb;
+        const m = lastGroup && r === rows - 1 ? g.outWidth : tiled;
+        k.gemm(
+          a,
+          wp * cb,
+          cb,
+          4,
+          fPtr,
+          co * 4,
+          yPtr + (first * g.outHeight + r) * rowBytes,
+          co * 4,
+          m,
+          co,
+          fw * ci,
+          fh,
+          0,
+        );
+      }
     });
   });
 }
@@ -526,8 +543,14 @@ export function directConv2dFilterGradient(
   const { batch, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = g;
   const { hp, wp, cb, group, padded, grid } = directLayout(g);
   const { k } = kernels;
-  k.zero(dfPtr, fh * fw * ci * co * 4);
-  kernels.withScratch([padded, grid], (P, D) => {
+  // A filter row's fw·Ci gradient rows go through the GEMM's 4-row tiles, rounded up to a multiple
+  // of 4 (the extra rows read the next input values, which the padded copy has, and are dropped):
+  // one pass over dy per filter row instead of one per single-row remainder.
+  const rows = fw * ci;
+  const tiledRows = Math.ceil(rows / 4) * 4;
+  const rowBytes = co * 4;
+  kernels.withScratch([padded, grid, fh * tiledRows * rowBytes], (P, D, S) => {
+    k.zero(S!, fh * tiledRows * rowBytes);
     forImageGroups(batch, group, (first, count) => {
       const x = imagesOf(xPtr, g.inHeight, g.inWidth, ci, first, count);
       const dy = imagesOf(dyPtr, g.outHeight, g.outWidth, co, first, count);
@@ -542,11 +565,11 @@ export function directConv2dFilterGradient(
             0,
             4,
             cb,
-            D! + q0 * co * 4,
-            co * 4,
-            dfPtr + ky * fw * ci * co * 4,
-            co * 4,
-            fw * ci,
+            D! + q0 * rowBytes,
+            rowBytes,
+            S! + ky * tiledRows * rowBytes,
+            rowBytes,
+            tiledRows,
             co,
             n,
             1,
@@ -555,6 +578,7 @@ export function directConv2dFilterGradient(
         }
       }
     });
+    k.copy_rows(S!, tiledRows * rowBytes, 0, dfPtr, rows * rowBytes, 0, 1, fh, rows * rowBytes);
   });
 }
 
