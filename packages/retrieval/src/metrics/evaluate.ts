@@ -2,6 +2,7 @@ import { AnchorageError, nearestAnchors } from '@anchorage/loss-core';
 import { RowStore, TILE_ROWS } from '../kernel/l2.js';
 import { TopK } from '../top-k.js';
 import { checkVectors } from '../validate.js';
+import { radixSortUint32 } from './radix-sort.js';
 
 /** Two-stage ranking for `evaluateRetrieval`: what an AnchorIndex with these anchors returns. */
 export interface TwoStageEvaluation {
@@ -406,13 +407,21 @@ function topIndices(row: Float64Array, members: Int32Array | undefined, k: numbe
  * by relevant and irrelevant items needs the indices, and is resolved exactly.
  */
 class RelevantRanker {
-  private relevant: Float64Array;
-  private irrelevant: Float64Array;
+  // Distances are float32 values (the kernel's), held as float32 so their bit patterns, unsigned,
+  // sort in numeric order (they are ≥ 0) by radix sort.
+  private relevant: Float32Array;
+  private irrelevant: Float32Array;
+  private relevantKeys: Uint32Array;
+  private irrelevantKeys: Uint32Array;
+  private scratch: Uint32Array;
   private out: Float64Array;
 
   constructor(n: number) {
-    this.relevant = new Float64Array(n);
-    this.irrelevant = new Float64Array(n);
+    this.relevant = new Float32Array(n);
+    this.irrelevant = new Float32Array(n);
+    this.relevantKeys = new Uint32Array(this.relevant.buffer);
+    this.irrelevantKeys = new Uint32Array(this.irrelevant.buffer);
+    this.scratch = new Uint32Array(n);
     this.out = new Float64Array(n);
   }
 
@@ -428,13 +437,23 @@ class RelevantRanker {
       let nr = 0;
       let ni = 0;
       const size = group === undefined ? row.length : group.length;
-      for (let g = 0; g < size; g++) {
-        const i = group === undefined ? g : group[g]!;
-        if (labels[i] === label) this.relevant[nr++] = row[i]!;
-        else this.irrelevant[ni++] = row[i]!;
+      const { relevant, irrelevant } = this;
+      if (group === undefined) {
+        for (let i = 0; i < size; i++) {
+          if (labels[i] === label) relevant[nr++] = row[i]!;
+          else irrelevant[ni++] = row[i]!;
+        }
+      } else {
+        for (let g = 0; g < size; g++) {
+          const i = group[g]!;
+          if (labels[i] === label) relevant[nr++] = row[i]!;
+          else irrelevant[ni++] = row[i]!;
+        }
       }
-      const rel = this.relevant.subarray(0, nr).sort();
-      const irr = this.irrelevant.subarray(0, ni).sort();
+      radixSortUint32(this.relevantKeys, this.scratch, nr);
+      radixSortUint32(this.irrelevantKeys, this.scratch, ni);
+      const rel = this.relevant;
+      const irr = this.irrelevant;
       let before = 0; // irrelevant items strictly closer than the current relevant distance
       let r = 0;
       while (r < nr) {
