@@ -151,28 +151,60 @@ export function registerTrainingKernels(): void {
  * direct kernel otherwise); every other call goes to the stock XNNPACK kernel.
  */
 function registerWasmConv2D(): void {
-  if (tf.getKernel(tf.Conv2D, 'wasm') === undefined) return;
-  replaceWasmKernel(tf.Conv2D, (args, stock) => {
-    const { inputs, attrs, backend } = args;
-    const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-    const kernels = convKernelsFor(backend);
-    const g =
-      kernels === null
-        ? null
-        : ownGeometry(x.shape, filter.shape, attrs as unknown as ConvBackpropAttrs, [x.dtype, filter.dtype]);
-    if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
-      const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
-      (winogradSupports(g) ? winogradConv2d : directConv2d)(
-        kernels,
-        g,
-        kernels.pointer(x),
-        kernels.pointer(filter),
+  /** Runs the trainer's conv kernel when it takes this call; the output, or null. */
+  const ownConv = (backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: unknown) => {
+    const kernels = convKernelsFor(backend as object);
+    if (kernels === null) return null;
+    const g = ownGeometry(x.shape, filter.shape, attrs as ConvBackpropAttrs, [x.dtype, filter.dtype]);
+    if (g === null || !(winogradSupports(g) || directSupports(g))) return null;
+    const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
+    (winogradSupports(g) ? winogradConv2d : directConv2d)(
+      kernels,
+      g,
+      kernels.pointer(x),
+      kernels.pointer(filter),
+      out.ptr,
+    );
+    return { kernels, out, g };
+  };
+  if (tf.getKernel(tf.Conv2D, 'wasm') !== undefined) {
+    replaceWasmKernel(tf.Conv2D, (args, stock) => {
+      const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      return (
+        ownConv(args.backend, x, filter, args.attrs)?.out.info ?? (stock!.kernelFunc(args) as tf.TensorInfo)
+      );
+    });
+  }
+  // FusedConv2D (conv + bias + activation: tfjs layers' inference path) with a linear or ReLU
+  // activation and a per-channel bias: the same convolution, then one SIMD pass for both.
+  if (tf.getKernel(tf.FusedConv2D, 'wasm') !== undefined) {
+    replaceWasmKernel(tf.FusedConv2D, (args, stock) => {
+      const { x, filter, bias, preluActivationWeights } = args.inputs as {
+        x: tf.TensorInfo;
+        filter: tf.TensorInfo;
+        bias?: tf.TensorInfo;
+        preluActivationWeights?: tf.TensorInfo;
+      };
+      const { activation } = args.attrs as { activation: string };
+      const channels = filter.shape[3]!;
+      const takes =
+        (activation === 'linear' || activation === 'relu') &&
+        preluActivationWeights == null &&
+        (bias == null || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === channels));
+      const own = takes ? ownConv(args.backend, x, filter, args.attrs) : null;
+      if (own === null) return stock!.kernelFunc(args) as tf.TensorInfo;
+      const { kernels, out, g } = own;
+      kernels.k.bias_act(
         out.ptr,
+        bias == null ? 0 : kernels.pointer(bias),
+        g.batch * g.outHeight * g.outWidth,
+        channels,
+        bias == null ? 0 : 1,
+        activation === 'relu' ? 1 : 0,
       );
       return out.info;
-    }
-    return stock!.kernelFunc(args) as tf.TensorInfo;
-  });
+    });
+  }
 }
 
 /**

@@ -437,6 +437,28 @@ const helpers = `
       (local.set $p (i32.add (local.get $p) (local.get $cb)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rs))))
+  ;; bias_act(y, bias, rows, C, hasBias, relu): in place over rows × C (C a multiple of 4),
+  ;; y += bias (when hasBias), then y = max(y, 0) (when relu; NaN stays NaN).
+  (func (export "bias_act") (param $y i32) (param $bias i32) (param $rows i32) (param $C i32) (param $hasBias i32) (param $relu i32)
+    (local $p i32) (local $end i32) (local $c i32) (local $cb i32) (local $v v128)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $p (local.get $y))
+    (local.set $end (i32.add (local.get $y) (i32.mul (local.get $rows) (local.get $cb))))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $cDone (loop $cs
+        (br_if $cDone (i32.ge_u (local.get $c) (local.get $cb)))
+        (local.set $v (v128.load (i32.add (local.get $p) (local.get $c))))
+        (if (local.get $hasBias) (then
+          (local.set $v (f32x4.add (local.get $v) (v128.load (i32.add (local.get $bias) (local.get $c)))))))
+        (if (local.get $relu) (then
+          (local.set $v (f32x4.max (local.get $v) (v128.const f32x4 0 0 0 0)))))
+        (v128.store (i32.add (local.get $p) (local.get $c)) (local.get $v))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cs)))
+      (local.set $p (i32.add (local.get $p) (local.get $cb)))
+      (br $each))))
   ;; relu_grad(x, dy, dx, n): dx = dy · step(x) for n floats (n a multiple of 4), tfjs's ReLU
   ;; gradient in one pass: step is 1 where x > 0, 0 elsewhere, NaN where x is NaN.
   (func (export "relu_grad") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)

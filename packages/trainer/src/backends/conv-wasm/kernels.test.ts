@@ -163,6 +163,44 @@ describe('direct convolutions (any filter, stride 1) against the cpu backend', (
   }
 });
 
+describe('FusedConv2D (conv + bias + activation, the inference path) against the cpu backend', () => {
+  const fused = (): tf.Tensor[] => {
+    const x = tf.tensor4d(randomValues(2 * 9 * 10 * 16, 11), [2, 9, 10, 16]);
+    const narrow = tf.tensor4d(randomValues(2 * 9 * 10 * 1, 12), [2, 9, 10, 1]);
+    const filter = tf.tensor4d(randomValues(3 * 3 * 16 * 8, 13), [3, 3, 16, 8]);
+    const first = tf.tensor4d(randomValues(3 * 3 * 1 * 8, 14), [3, 3, 1, 8]);
+    const bias = tf.tensor1d(randomValues(8, 15));
+    return [
+      tf.fused.conv2d({ x, filter, bias, pad: 'same', strides: 1, activation: 'relu' }),
+      tf.fused.conv2d({ x, filter, bias, pad: 'valid', strides: 1, activation: 'linear' }),
+      tf.fused.conv2d({ x, filter, pad: 'same', strides: 1, activation: 'relu' }),
+      tf.fused.conv2d({ x: narrow, filter: first, bias, pad: 'same', strides: 1, activation: 'relu' }),
+      // not taken: the stock kernel
+      tf.fused.conv2d({
+        x,
+        filter,
+        bias,
+        pad: 'same',
+        strides: 1,
+        activation: 'leakyrelu',
+        leakyreluAlpha: 0.2,
+      }),
+      tf.fused.conv2d({ x, filter, bias, pad: 'same', strides: 2, activation: 'relu' }),
+    ];
+  };
+
+  it('equals cpu for linear and ReLU, with and without bias, and falls back for the rest', async () => {
+    const reference = await runOn('cpu', fused);
+    const actual = await runOn('wasm', fused);
+    expect(actual).toHaveLength(6);
+    for (let i = 0; i < reference.length; i++) {
+      expect(relativeError(actual[i]!, reference[i]!), `output ${i}`).toBeLessThanOrEqual(2e-5);
+    }
+    // the ReLU outputs really are clamped (the check can fail)
+    expect(Math.min(...actual[0]!)).toBe(0);
+  });
+});
+
 describe('a scratch budget smaller than the batch', () => {
   it('processes the images a group at a time with the same results', async () => {
     const saved = convScratch.budgetBytes;

@@ -28,6 +28,7 @@ export interface ConvKernelExports {
   col_sum(src: I, rows: I, C: I, dst: I): void;
   maxpool2_grad(x: I, dy: I, dx: I, N: I, H: I, W: I, C: I, OH: I, OW: I): void;
   relu_grad(x: I, dy: I, dx: I, n: I): void;
+  bias_act(y: I, bias: I, rows: I, C: I, hasBias: I, relu: I): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend object these kernels use. */
