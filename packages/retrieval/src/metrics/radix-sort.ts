@@ -1,3 +1,6 @@
+/** Digit histogram, reused by every call (single-threaded: no call runs inside another). */
+const digitCounts = new Uint32Array(2048);
+
 /**
  * Sorts the first `length` entries of `keys` ascending, in place: an LSD radix sort over three
  * 11-bit digits with `scratch` (at least `length` long) as the second buffer. For the bit patterns
@@ -10,7 +13,7 @@ export function radixSortUint32(keys: Uint32Array, scratch: Uint32Array, length:
     keys.subarray(0, length).sort();
     return;
   }
-  const counts = new Uint32Array(2048);
+  const counts = digitCounts;
   let src = keys;
   let dst = scratch;
   for (let shift = 0; shift < 32; shift += 11) {

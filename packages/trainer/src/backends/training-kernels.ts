@@ -1,15 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   type ConvGeometry,
+  type ConvKernels,
+  type ConvPass,
   convKernelsFor,
-  directConv2d,
-  directConv2dFilterGradient,
-  directSupports,
+  convPasses,
   geometryOf,
-  winogradConv2d,
-  winogradConv2dFilterGradient,
-  winogradConv2dInputGradient,
-  winogradSupports,
 } from './conv-wasm/kernels';
 import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
@@ -48,23 +44,34 @@ function pairOf(strides: number | [number, number]): [number, number] {
   return typeof strides === 'number' ? [strides, strides] : strides;
 }
 
-/** The geometry for the trainer's own wasm convolution kernels, or null where they do not apply. */
-function ownGeometry(
+/**
+ * The trainer's own wasm kernels and the pass they run for this call (`pass` picks forward, input
+ * gradient or filter gradient from {@link convPasses}), or null where they do not apply: no
+ * kernels on this backend, NCHW, dimRoundingMode, non-float32, or a geometry they do not take.
+ */
+function ownPass(
+  backend: unknown,
   xShape: number[],
   filterShape: number[],
-  attrs: ConvBackpropAttrs & { dilations?: number | [number, number] },
+  attrs: unknown,
   dtypes: tf.DataType[],
-): ConvGeometry | null {
-  if (attrs.dataFormat === 'NCHW' || attrs.dimRoundingMode != null) return null;
+  pass: 'forward' | 'inputGradient' | 'filterGradient',
+): { kernels: ConvKernels; run: ConvPass; g: ConvGeometry } | null {
+  const a = attrs as ConvBackpropAttrs & { dilations?: number | [number, number] };
+  if (a.dataFormat === 'NCHW' || a.dimRoundingMode != null) return null;
   if (dtypes.some((dtype) => dtype !== 'float32')) return null;
+  const kernels = convKernelsFor(backend as object);
+  if (kernels === null) return null;
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
   );
-  return geometryOf(info);
+  const g = geometryOf(info);
+  const run = g === null ? null : convPasses(g)[pass];
+  return g === null || run === null ? null : { kernels, run, g };
 }
 
 /**
@@ -105,12 +112,10 @@ export function registerTrainingKernels(): void {
     if (dataFormat === 'NCHW' || dimRoundingMode != null) {
       throw new Error('Conv2DBackpropFilter on wasm supports NHWC without dimRoundingMode only');
     }
-    const kernels = convKernelsFor(backend);
-    const g = ownGeometry(x.shape, filterShape, attrs as unknown as ConvBackpropAttrs, [x.dtype, dy.dtype]);
-    if (kernels !== null && g !== null && (winogradSupports(g) || directSupports(g))) {
-      const out = kernels.output(filterShape);
-      const run = winogradSupports(g) ? winogradConv2dFilterGradient : directConv2dFilterGradient;
-      run(kernels, g, kernels.pointer(x), kernels.pointer(dy), out.ptr);
+    const own = ownPass(backend, x.shape, filterShape, attrs, [x.dtype, dy.dtype], 'filterGradient');
+    if (own !== null) {
+      const out = own.kernels.output(filterShape);
+      own.run(own.kernels, own.g, own.kernels.pointer(x), own.kernels.pointer(dy), out.ptr);
       return out.info;
     }
     return withTensors(backend, [x, dy], (xT, dyT) =>
@@ -129,14 +134,10 @@ export function registerTrainingKernels(): void {
       if (stockInput === undefined) throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
       return stockInput.kernelFunc(args) as tf.TensorInfo;
     }
-    const kernels = convKernelsFor(backend);
-    const g = ownGeometry(inputShape, filter.shape, attrs as unknown as ConvBackpropAttrs, [
-      dy.dtype,
-      filter.dtype,
-    ]);
-    if (kernels !== null && g !== null && winogradSupports(g)) {
-      const out = kernels.output(inputShape);
-      winogradConv2dInputGradient(kernels, g, kernels.pointer(dy), kernels.pointer(filter), out.ptr);
+    const own = ownPass(backend, inputShape, filter.shape, attrs, [dy.dtype, filter.dtype], 'inputGradient');
+    if (own !== null) {
+      const out = own.kernels.output(inputShape);
+      own.run(own.kernels, own.g, own.kernels.pointer(dy), own.kernels.pointer(filter), out.ptr);
       return out.info;
     }
     return withTensors(backend, [dy, filter], (dyT, filterT) =>
@@ -151,20 +152,13 @@ export function registerTrainingKernels(): void {
  * direct kernel otherwise); every other call goes to the stock XNNPACK kernel.
  */
 function registerWasmConv2D(): void {
-  /** Runs the trainer's conv kernel when it takes this call; the output, or null. */
+  /** Runs the trainer's forward kernel when it takes this call; the output, or null. */
   const ownConv = (backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: unknown) => {
-    const kernels = convKernelsFor(backend as object);
-    if (kernels === null) return null;
-    const g = ownGeometry(x.shape, filter.shape, attrs as ConvBackpropAttrs, [x.dtype, filter.dtype]);
-    if (g === null || !(winogradSupports(g) || directSupports(g))) return null;
+    const own = ownPass(backend, x.shape, filter.shape, attrs, [x.dtype, filter.dtype], 'forward');
+    if (own === null) return null;
+    const { kernels, run, g } = own;
     const out = kernels.output([g.batch, g.outHeight, g.outWidth, g.outChannels]);
-    (winogradSupports(g) ? winogradConv2d : directConv2d)(
-      kernels,
-      g,
-      kernels.pointer(x),
-      kernels.pointer(filter),
-      out.ptr,
-    );
+    run(kernels, g, kernels.pointer(x), kernels.pointer(filter), out.ptr);
     return { kernels, out, g };
   };
   if (tf.getKernel(tf.Conv2D, 'wasm') !== undefined) {

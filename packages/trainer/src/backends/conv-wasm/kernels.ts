@@ -611,3 +611,31 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry | nul
     padLeft: info.padInfo.left,
   };
 }
+
+/** A convolution pass of these kernels: (kernels, geometry, first input, second input, output). */
+export type ConvPass = (kernels: ConvKernels, g: ConvGeometry, a: number, b: number, out: number) => void;
+
+/**
+ * Which of these kernels runs each pass of a convolution with this geometry, or null for a pass
+ * they do not take (the caller's fallback runs): Winograd where it applies, else the direct kernel
+ * for the forward pass and the filter gradient; the input gradient is Winograd only.
+ */
+export function convPasses(g: ConvGeometry): {
+  forward: ConvPass | null;
+  inputGradient: ConvPass | null;
+  filterGradient: ConvPass | null;
+} {
+  if (winogradSupports(g)) {
+    return {
+      forward: winogradConv2d,
+      inputGradient: winogradConv2dInputGradient,
+      filterGradient: winogradConv2dFilterGradient,
+    };
+  }
+  const direct = directSupports(g);
+  return {
+    forward: direct ? directConv2d : null,
+    inputGradient: null,
+    filterGradient: direct ? directConv2dFilterGradient : null,
+  };
+}
