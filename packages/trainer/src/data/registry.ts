@@ -1,33 +1,26 @@
 import { AnchorageError } from '@anchorage/loss-core';
+import { createRegistry } from '../registry';
 import type { Dataset, DatasetLoader, LoadDatasetOptions } from './dataset';
 import { fashionMnistLoader, mnistLoader } from './mnist';
 
-// Built-ins are listed here rather than self-registering so that tree-shaking cannot drop them.
-const loaders = new Map<string, DatasetLoader>([
+const loaders = createRegistry<DatasetLoader>('dataset', [
   [mnistLoader.name, mnistLoader],
   [fashionMnistLoader.name, fashionMnistLoader],
 ]);
 
-/** Adds (or replaces) a dataset format under `loader.name`. */
-export function registerDataset(loader: DatasetLoader): void {
-  loaders.set(loader.name, loader);
+/** Adds (or replaces) a dataset format under `loader.name`; returns a function that undoes it. */
+export function registerDataset(loader: DatasetLoader): () => void {
+  return loaders.register(loader.name, loader);
 }
 
 /** Names of the registered dataset formats, sorted. */
 export function listDatasets(): string[] {
-  return [...loaders.keys()].sort();
+  return loaders.list();
 }
 
 /** The loader registered under `name`, or a `NOT_FOUND` AnchorageError listing the known ones. */
 export function getDatasetLoader(name: string): DatasetLoader {
-  const loader = loaders.get(name);
-  if (loader === undefined) {
-    throw new AnchorageError('NOT_FOUND', `unknown dataset "${name}"; known: ${listDatasets().join(', ')}`, {
-      argument: 'name',
-      value: name,
-    });
-  }
-  return loader;
+  return loaders.get(name);
 }
 
 /**

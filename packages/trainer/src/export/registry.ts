@@ -1,4 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
+import { createRegistry } from '../registry';
 import type { OnnxLayerConverter } from './converter';
 import {
   convertActivation,
@@ -66,7 +67,7 @@ const BUILTIN: ReadonlyMap<string, OnnxLayerConverter> = new Map<string, OnnxLay
   ['ActivityRegularization', convertIdentity],
 ]);
 
-const custom = new Map<string, OnnxLayerConverter>();
+const custom = createRegistry<OnnxLayerConverter>('ONNX converter');
 
 /**
  * Registers the ONNX converter of a tfjs layer class (its `getClassName()`), e.g. a custom
@@ -88,15 +89,12 @@ export function registerOnnxConverter(className: string, converter: OnnxLayerCon
       value: converter,
     });
   }
-  custom.set(className, converter);
-  return () => {
-    if (custom.get(className) === converter) custom.delete(className);
-  };
+  return custom.register(className, converter);
 }
 
 /** The converter for a layer class: a registered one first, then the built-in; undefined if none. */
 export function findOnnxConverter(className: string): OnnxLayerConverter | undefined {
-  return custom.get(className) ?? BUILTIN.get(className);
+  return custom.has(className) ? custom.get(className) : BUILTIN.get(className);
 }
 
 /** Layer classes the exporter converts without registration. */

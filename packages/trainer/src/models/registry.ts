@@ -1,5 +1,5 @@
-import { AnchorageError } from '@anchorage/loss-core';
 import type * as tf from '@tensorflow/tfjs';
+import { createRegistry } from '../registry';
 import { type BackboneFactory, type BackboneOptions, checkBackboneOptions } from './backbone';
 import { createRefCnn } from './refcnn';
 
@@ -10,16 +10,16 @@ export const refCnnFactory: BackboneFactory = {
   create: createRefCnn,
 };
 
-const factories = new Map<string, BackboneFactory>([[refCnnFactory.name, refCnnFactory]]);
+const factories = createRegistry<BackboneFactory>('backbone', [[refCnnFactory.name, refCnnFactory]]);
 
-/** Adds (or replaces) a backbone under `factory.name`. */
-export function registerBackbone(factory: BackboneFactory): void {
-  factories.set(factory.name, factory);
+/** Adds (or replaces) a backbone under `factory.name`; returns a function that undoes it. */
+export function registerBackbone(factory: BackboneFactory): () => void {
+  return factories.register(factory.name, factory);
 }
 
 /** Names of the registered backbones, sorted. */
 export function listBackbones(): string[] {
-  return [...factories.keys()].sort();
+  return factories.list();
 }
 
 /**
@@ -29,16 +29,6 @@ export function listBackbones(): string[] {
  */
 export function createBackbone(name: string, options: BackboneOptions): tf.LayersModel {
   const factory = factories.get(name);
-  if (factory === undefined) {
-    throw new AnchorageError(
-      'NOT_FOUND',
-      `unknown backbone "${name}"; known: ${listBackbones().join(', ')}`,
-      {
-        argument: 'name',
-        value: name,
-      },
-    );
-  }
   checkBackboneOptions(options);
   return factory.create(options);
 }

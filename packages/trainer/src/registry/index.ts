@@ -1,0 +1,1 @@
+export { createRegistry, type Registry } from './registry';
