@@ -1,0 +1,23 @@
+/**
+ * Writes every generated page of the site (CLI, HTTP API, package API, results) before
+ * `vitepress build`. Offline and quick: the commands' --help, the server's OpenAPI document built
+ * in process, TypeDoc over the packages' entry points, and the committed result files.
+ */
+import { performance } from 'node:perf_hooks';
+import { generateApiReference } from './api-reference.js';
+import { generateCliReference } from './cli-reference.js';
+import { generateHttpReference } from './http-reference.js';
+
+const only = process.argv.slice(2);
+const steps: [string, () => Promise<unknown>][] = [
+  ['cli', generateCliReference],
+  ['http', generateHttpReference],
+  ['api', generateApiReference],
+];
+
+for (const [name, step] of steps) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  const start = performance.now();
+  await step();
+  process.stdout.write(`docs: ${name} pages in ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+}
