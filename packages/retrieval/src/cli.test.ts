@@ -237,4 +237,45 @@ describe('anchorage-index CLI', { timeout: 60_000 }, () => {
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(/not whole rows/);
   });
+
+  it('names the missing or unwritable file in one line, exit 1, for every file option', async () => {
+    const missing = join(dir, 'nonexistent');
+    const vectors = join(dir, 'vectors.npy');
+    const index = join(dir, 'a.anchorage');
+    const cases: [string[], string][] = [
+      [['build', '--vectors', `${missing}.npy`, '--flat', '-o', join(dir, 'x')], `${missing}.npy`],
+      [
+        ['build', '--vectors', `${missing}.f32`, '--dim', '8', '--flat', '-o', join(dir, 'x')],
+        `${missing}.f32`,
+      ],
+      [['build', '--vectors', vectors, '--anchors', missing, '-o', join(dir, 'x')], missing],
+      [['build', '--vectors', vectors, '--flat', '--labels', missing, '-o', join(dir, 'x')], missing],
+      [['build', '--vectors', vectors, '--flat', '--ids', missing, '-o', join(dir, 'x')], missing],
+      [
+        ['build', '--vectors', vectors, '--flat', '-o', join(missing, 'out.anchorage')],
+        join(missing, 'out.anchorage'),
+      ],
+      [['stats', '--index', missing], missing],
+      [['query', '--index', missing, '--vector', '1,2'], missing],
+      [['query', '--index', index, '--queries', `${missing}.npy`], `${missing}.npy`],
+      [['evaluate', '--index', missing, '--queries', vectors], missing],
+      [['bench', '--index', missing], missing],
+    ];
+    for (const [args, file] of cases) {
+      const result = await cli(...args);
+      expect(result.code, args.join(' ')).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(lines[0]).toContain(file);
+      expect(lines[0]).toMatch(/^anchorage-index: cannot (read|write)/);
+    }
+  });
+
+  it('refuses a .npy that is not one with a line naming it', async () => {
+    const fake = join(dir, 'fake.npy');
+    await writeFile(fake, 'hello');
+    const result = await cli('build', '--vectors', fake, '--flat', '-o', join(dir, 'x'));
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`anchorage-index: ${fake}: not a .npy file (wrong magic bytes)`);
+  });
 });

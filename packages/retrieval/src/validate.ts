@@ -28,9 +28,33 @@ export function checkVectors(vectors: unknown, dim: number, argument: string): n
   return vectors.length / dim;
 }
 
-/** Throws unless `id` is a string or a safe integer. */
+// A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one.
+// (String.prototype.isWellFormed does the same on Node 20 but is not in the ES2023 lib typings.)
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether `text` is well-formed UTF-16 (no lone surrogate), i.e. survives UTF-8 unchanged.
+ * @example isWellFormedText('a\ud800') // false
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Throws unless `id` is a safe integer or a well-formed string. A string with a lone surrogate is
+ * refused: UTF-8 (index files, SQLite, PostgreSQL) cannot hold it, so two such ids would collapse
+ * into one U+FFFD id on save and the next load would fail.
+ */
 export function checkId(id: unknown, argument = 'id'): asserts id is ItemId {
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) return;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return;
+  if (typeof id === 'string') {
+    if (isWellFormedText(id)) return;
+    throw new AnchorageError(
+      'INVALID_ARGUMENT',
+      `${argument} ${JSON.stringify(id)} is not well-formed Unicode (it holds a lone surrogate)`,
+      { argument, value: id },
+    );
+  }
   throw new AnchorageError(
     'INVALID_ARGUMENT',
     `${argument} must be a string or a safe integer, got ${String(id)}`,

@@ -1,8 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile as fsReadFile, stat as fsStat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
+import { systemReason } from '../file/system-reason.js';
 import { parseNpy } from '../npy/npy.js';
 import type { ItemId } from '../types.js';
+import { decodingFile } from '../validate.js';
 
 /** Vectors read from a file, with whatever ids and labels the file itself carries. */
 export interface VectorsInput {
@@ -16,6 +18,42 @@ function fail(message: string, argument: string, value?: unknown): never {
   throw new AnchorageError('INVALID_ARGUMENT', message, { argument, value });
 }
 
+function readError(path: string, argument: string, cause: unknown): AnchorageError {
+  return new AnchorageError('NOT_FOUND', `cannot read ${path}: ${systemReason(cause)}`, {
+    argument,
+    value: path,
+    cause,
+  });
+}
+
+/** `readFile` whose failure is one line naming the file and the option it came from. */
+async function readFile(path: string, argument: string): Promise<Buffer>;
+async function readFile(path: string, argument: string, encoding: 'utf8'): Promise<string>;
+async function readFile(path: string, argument: string, encoding?: 'utf8'): Promise<Buffer | string> {
+  try {
+    return encoding ? await fsReadFile(path, encoding) : await fsReadFile(path);
+  } catch (cause) {
+    throw readError(path, argument, cause);
+  }
+}
+
+async function isDirectory(path: string, argument: string): Promise<boolean> {
+  try {
+    return (await fsStat(path)).isDirectory();
+  } catch (cause) {
+    throw readError(path, argument, cause);
+  }
+}
+
+/** Parses JSON text, or throws one line naming the file. */
+function parseJson(text: string, path: string, argument: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    fail(`${path} is not valid JSON`, argument);
+  }
+}
+
 /**
  * Reads vectors from `.npy` (float32, shape [n, d]), raw `.f32`/`.bin` (little-endian float32
  * rows, `dim` required) or `.jsonl` (one `{"id"?, "vector": [...], "label"?}` per line).
@@ -23,7 +61,8 @@ function fail(message: string, argument: string, value?: unknown): never {
 export async function readVectors(path: string, dim?: number): Promise<VectorsInput> {
   const extension = extname(path).toLowerCase();
   if (extension === '.npy') {
-    const array = parseNpy(await readFile(path));
+    const bytes = await readFile(path, 'vectors');
+    const array = decodingFile(path, () => parseNpy(bytes));
     if (array.dtype !== '<f4' || array.shape.length !== 2) {
       fail(
         `${path} must hold a 2-D float32 array [n, d], got ${array.dtype} of shape (${array.shape.join(', ')})`,
@@ -35,7 +74,9 @@ export async function readVectors(path: string, dim?: number): Promise<VectorsIn
     return { dim: array.shape[1]!, vectors: array.data as Float32Array };
   }
   if (extension === '.jsonl' || extension === '.ndjson') {
-    const lines = (await readFile(path, 'utf8')).split('\n').filter((line) => line.trim().length > 0);
+    const lines = (await readFile(path, 'vectors', 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim().length > 0);
     const rows: number[][] = [];
     const ids: ItemId[] = [];
     const labels: number[] = [];
@@ -65,7 +106,7 @@ export async function readVectors(path: string, dim?: number): Promise<VectorsIn
     return { dim: d, vectors, ids, labels: labelled === 0 ? undefined : labels };
   }
   if (dim === undefined) fail(`${path}: raw float32 vectors need --dim`, 'dim');
-  const bytes = await readFile(path);
+  const bytes = await readFile(path, 'vectors');
   if (bytes.length % (4 * dim) !== 0)
     fail(`${path} has ${bytes.length} bytes, not whole rows of ${dim} float32`, 'vectors');
   return {
@@ -78,13 +119,18 @@ export async function readVectors(path: string, dim?: number): Promise<VectorsIn
 export async function readLabels(path: string): Promise<number[]> {
   const extension = extname(path).toLowerCase();
   if (extension === '.npy') {
-    const array = parseNpy(await readFile(path));
+    const bytes = await readFile(path, 'labels');
+    const array = decodingFile(path, () => parseNpy(bytes));
     if (array.shape.length !== 1)
       fail(`${path} must be 1-D, got shape (${array.shape.join(', ')})`, 'labels');
     return Array.from(array.data as ArrayLike<number>);
   }
-  const text = await readFile(path, 'utf8');
-  if (extension === '.json') return (JSON.parse(text) as unknown[]).map(Number);
+  const text = await readFile(path, 'labels', 'utf8');
+  if (extension === '.json') {
+    const array = parseJson(text, path, 'labels');
+    if (!Array.isArray(array)) fail(`${path} must hold a JSON array of labels`, 'labels');
+    return array.map(Number);
+  }
   return text
     .split('\n')
     .map((line) => line.trim())
@@ -94,7 +140,7 @@ export async function readLabels(path: string): Promise<number[]> {
 
 /** Reads ids, one per line (kept as strings). */
 export async function readIds(path: string): Promise<string[]> {
-  return (await readFile(path, 'utf8')).split('\n').filter((line) => line.length > 0);
+  return (await readFile(path, 'ids', 'utf8')).split('\n').filter((line) => line.length > 0);
 }
 
 /**
@@ -102,13 +148,17 @@ export async function readIds(path: string): Promise<string[]> {
  * (`{ "dim": d, "anchors": [[…], …] }`) or a `.npy` float32 [C, d].
  */
 export async function readAnchors(path: string): Promise<{ dim: number; anchors: Float32Array }> {
-  const file = (await stat(path)).isDirectory() ? join(path, 'anchors.json') : path;
+  const file = (await isDirectory(path, 'anchors')) ? join(path, 'anchors.json') : path;
   if (extname(file).toLowerCase() === '.npy') {
-    const array = parseNpy(await readFile(file));
+    const bytes = await readFile(file, 'anchors');
+    const array = decodingFile(file, () => parseNpy(bytes));
     if (array.shape.length !== 2) fail(`${file} must be 2-D [C, d]`, 'anchors');
     return { dim: array.shape[1]!, anchors: Float32Array.from(array.data as ArrayLike<number>) };
   }
-  const json = JSON.parse(await readFile(file, 'utf8')) as { dim?: number; anchors?: number[][] };
+  const json = (parseJson(await readFile(file, 'anchors', 'utf8'), file, 'anchors') ?? {}) as {
+    dim?: number;
+    anchors?: number[][];
+  };
   if (!Array.isArray(json.anchors) || json.anchors.length === 0)
     fail(`${file} has no "anchors" rows`, 'anchors');
   const dim = json.dim ?? json.anchors[0]!.length;

@@ -175,3 +175,49 @@ describe('index files on disk', () => {
     expect((error as AnchorageError).code).toBe('UNSUPPORTED');
   });
 });
+
+describe('index file contents after the checksum', () => {
+  const resealed = (edit: (c: IndexFileContents) => IndexFileContents) =>
+    concat(encodeIndexFile(edit(contents)));
+
+  it('refuses a NaN or infinite vector or anchor, naming the item and position', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const vectors = contents.vectors.slice();
+      vectors[2 * dim + 1] = bad;
+      const error = refusal(() => decodeIndexFile(resealed((c) => ({ ...c, vectors }))));
+      expect(error.code).toBe('CORRUPT_FILE');
+      expect(error.message).toMatch(/item 2 has a non-finite value .* at position 1/);
+      const anchors = contents.anchors!.slice();
+      anchors[4] = bad;
+      expect(refusal(() => decodeIndexFile(resealed((c) => ({ ...c, anchors })))).message).toMatch(
+        /anchor 1 has a non-finite value/,
+      );
+    }
+    // the largest finite float32 and a subnormal are fine
+    const vectors = contents.vectors.slice();
+    vectors[0] = 3.4028234663852886e38;
+    vectors[1] = 1e-45;
+    expect(decodeIndexFile(resealed((c) => ({ ...c, vectors }))).vectors[0]).toBe(3.4028234663852886e38);
+  });
+
+  it('refuses a labelled item outside its label bucket, and buckets in a FlatIndex file', () => {
+    const wrong = resealed((c) => ({ ...c, buckets: new Int32Array([1, 1, 1, 0, 1]) }));
+    expect(refusal(() => decodeIndexFile(wrong)).message).toMatch(/item 0 has label 0 but sits in bucket 1/);
+    // unlabelled items may sit in any bucket
+    expect(
+      decodeIndexFile(resealed((c) => ({ ...c, buckets: new Int32Array([0, 0, 1, 1, 1]) }))).ids,
+    ).toHaveLength(5);
+    const flat = (buckets: Int32Array) => resealed((c) => ({ ...c, anchors: undefined, buckets }));
+    expect(refusal(() => decodeIndexFile(flat(new Int32Array([-1, -1, 0, -1, -1])))).message).toMatch(
+      /bucket 0 of item 2/,
+    );
+    expect(decodeIndexFile(flat(new Int32Array(5).fill(-1))).anchors).toBeUndefined();
+    const negative = resealed((c) => ({ ...c, labels: new Int32Array([0, -2, 1, -1, 1]) }));
+    expect(refusal(() => decodeIndexFile(negative)).message).toMatch(/label -2 of item 1/);
+  });
+
+  it('refuses to write an id that UTF-8 cannot hold instead of merging it into U+FFFD', () => {
+    const error = refusal(() => encodeIndexFile({ ...contents, ids: ['a\ud800', 7, '', -3, 'a\udc00'] }));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+  });
+});

@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import type { ItemStore } from '../item-store.js';
 import type { ItemId } from '../types.js';
-import { decodingFile } from '../validate.js';
+import { decodingFile, isWellFormedText } from '../validate.js';
 import { crc32 } from './crc32.js';
+import { systemReason } from './system-reason.js';
 
 /** The 8 bytes every index file starts with. */
 export const INDEX_FILE_MAGIC = new Uint8Array([0x41, 0x4e, 0x43, 0x48, 0x49, 0x44, 0x58, 0x00]); // "ANCHIDX\0"
@@ -49,6 +50,13 @@ function encodeIds(ids: readonly ItemId[]): Uint8Array {
       parts.push(part);
       total += 9;
     } else {
+      // TextEncoder would write a lone surrogate as U+FFFD, merging distinct ids
+      if (!isWellFormedText(id)) {
+        throw new AnchorageError('INVALID_ARGUMENT', `id ${JSON.stringify(id)} is not well-formed Unicode`, {
+          argument: 'ids',
+          value: id,
+        });
+      }
       const utf8 = encoder.encode(id);
       const part = new Uint8Array(5 + utf8.length);
       part[0] = ID_STRING;
@@ -166,14 +174,48 @@ export function decodeIndexFile(bytes: Uint8Array): IndexFileContents {
   const labels = new Int32Array(take(4 * n));
   const buckets = new Int32Array(take(4 * n));
   const ids = decodeIds(bytes.subarray(offset, offset + idByteLength), n);
-  for (let i = 0; i < n; i++) {
-    if (labels[i]! < -1 || (hasAnchors && labels[i]! >= classes))
-      throw corrupt(`label ${labels[i]} of item ${i} out of range`);
-    if (hasAnchors ? buckets[i]! < 0 || buckets[i]! >= classes : buckets[i] !== -1) {
-      throw corrupt(`bucket ${buckets[i]} of item ${i} out of range`);
+  if (anchors) checkFinite(anchors, dim, 'anchor');
+  checkFinite(vectors, dim, 'item');
+  checkAssignments(labels, buckets, hasAnchors ? classes : 0);
+  return { dim, anchors, ids, vectors, labels, buckets };
+}
+
+const FLOAT32_EXPONENT = 0x7f800000;
+
+/**
+ * Refuses a NaN or infinite value (a checksum only proves the bytes are as written, not that the
+ * writer was sane; a NaN item would never be returned by a search). One pass over the raw bits:
+ * an all-ones exponent is exactly the non-finite float32 values.
+ */
+function checkFinite(values: Float32Array, dim: number, what: 'anchor' | 'item'): void {
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i]! & FLOAT32_EXPONENT) === FLOAT32_EXPONENT) {
+      throw corrupt(
+        `${what} ${Math.floor(i / dim)} has a non-finite value (${values[i]}) at position ${i % dim}`,
+      );
     }
   }
-  return { dim, anchors, ids, vectors, labels, buckets };
+}
+
+/**
+ * Refuses labels and buckets that no index could have written: a label below -1 or past the
+ * classes, a bucket outside the anchors, a labelled item outside its label's bucket (two-stage
+ * search would never find it by its class), and in a FlatIndex file any bucket but -1.
+ */
+function checkAssignments(labels: Int32Array, buckets: Int32Array, classes: number): void {
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    const bucket = buckets[i]!;
+    if (label < -1 || label === 0x7fffffff || (classes > 0 && label >= classes))
+      throw corrupt(`label ${label} of item ${i} out of range`);
+    if (classes > 0 ? bucket < 0 || bucket >= classes : bucket !== -1)
+      throw corrupt(`bucket ${bucket} of item ${i} out of range`);
+    if (classes > 0 && label >= 0 && bucket !== label)
+      throw corrupt(
+        `item ${i} has label ${label} but sits in bucket ${bucket}; a labelled item belongs to its label's bucket`,
+      );
+  }
 }
 
 function decodeIds(bytes: Uint8Array, n: number): ItemId[] {
@@ -218,7 +260,16 @@ function decodeIds(bytes: Uint8Array, n: number): ItemId[] {
 export async function writeIndexFile(path: string, contents: IndexFileContents): Promise<void> {
   const parts = encodeIndexFile(contents);
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const handle = await open(temporary, 'w');
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(temporary, 'w');
+  } catch (cause) {
+    throw new AnchorageError('IO_ERROR', `cannot write index file ${path}: ${systemReason(cause)}`, {
+      argument: 'path',
+      value: path,
+      cause,
+    });
+  }
   try {
     try {
       for (const part of parts) {
@@ -235,7 +286,11 @@ export async function writeIndexFile(path: string, contents: IndexFileContents):
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
-    throw error;
+    throw new AnchorageError('IO_ERROR', `cannot write index file ${path}: ${systemReason(error)}`, {
+      argument: 'path',
+      value: path,
+      cause: error,
+    });
   }
   // Persist the rename itself; some file systems refuse to fsync a directory, which is harmless.
   try {
@@ -254,7 +309,7 @@ export async function readIndexFile(path: string): Promise<IndexFileContents> {
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new AnchorageError('NOT_FOUND', `cannot read index file ${path}`, {
+    throw new AnchorageError('NOT_FOUND', `cannot read index file ${path}: ${systemReason(cause)}`, {
       argument: 'path',
       value: path,
       cause,
