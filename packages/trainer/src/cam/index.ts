@@ -1,1 +1,0 @@
-export { type CamTerms, TfCamLoss, type TfCamLossOptions } from './cam-loss';
