@@ -52,11 +52,20 @@ try {
     const out = join(root, String(i));
     const started = performance.now();
     const result = await train(
-      { dataset: 'fashion-mnist', data, limit, epochs, seed, ...s },
+      {
+        dataset: 'fashion-mnist',
+        data,
+        limit,
+        epochs,
+        seed,
+        lr: s.lr,
+        lossLr: s.anchorLr,
+        lossOptions: { margin: s.margin, minNorm: s.minNorm },
+      },
       { out, quiet: true },
     );
     const seconds = (performance.now() - started) / 1000;
-    const { model, anchors, state } = await loadCheckpointModel(out);
+    const { model, classAnchors: anchors, state } = await loadCheckpointModel(out);
     const norm = { mean: state.input.mean, std: state.input.std };
     const { exhaustive } = evaluateRetrieval({
       database: embedWithModel(model, database, norm),

@@ -1,7 +1,7 @@
 export * from './backends/index';
-export * from './cam/index';
 export * from './data/index';
 export * from './export/index';
+export * from './losses/index';
 export * from './models/index';
 export * from './parallel/index';
 export { Random, type RandomState } from './random';

@@ -7,8 +7,8 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeIdx } from '../data';
 import { createBackbone } from '../models';
-import { type CheckpointState, modelSnapshot, optimizerSnapshot, saveCheckpoint } from '../train/checkpoint';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config';
+import { modelSnapshot, optimizerSnapshot } from '../train/checkpoint';
+import { DEFAULT_TRAIN_CONFIG } from '../train/config';
 import { readBundle } from './bundle';
 import { registerExportCommands } from './cli';
 import { maxAbsDiff, onnxRuntimeWarnings, randomFloats, randomizeWeights } from './onnx-test-support';
@@ -41,15 +41,24 @@ beforeAll(async () => {
   }
 
   model = randomizeWeights(createBackbone('refcnn', { inputShape: [28, 28, 1], dim: 8, seed: 1 }), 2);
-  const config: TrainConfig = {
-    ...DEFAULT_TRAIN_CONFIG,
+  // A checkpoint of format 1, when CAM was the only loss: its options sat in the config.
+  const { loss: _loss, ...rest } = DEFAULT_TRAIN_CONFIG;
+  const config = {
+    ...rest,
+    loss: 'cam',
+    margin: 3,
+    minNorm: 3,
+    repellerWeight: 1,
+    minNormWeight: 1,
+    anchorInit: 'spread',
+    anchorLr: 0.01,
     dataset: 'mnist',
     data,
     dim: 8,
     epochs: 1,
     normalization: { mean, std },
   };
-  const state: CheckpointState = {
+  const state = {
     formatVersion: 1,
     config,
     dataset: { name: 'mnist', classes: 10, classNames: [...'0123456789'], trainSize: COUNT },
@@ -59,16 +68,32 @@ beforeAll(async () => {
     backend: 'cpu',
     savedAt: new Date(0).toISOString(),
   };
-  const optimizer = tf.train.adam();
-  await saveCheckpoint(
-    join(root, 'run', 'checkpoint'),
-    {
-      model: await modelSnapshot(model),
-      anchors,
-      optimizers: { model: await optimizerSnapshot(optimizer), anchors: await optimizerSnapshot(optimizer) },
-    },
-    state,
+  const optimizer = await optimizerSnapshot(tf.train.adam());
+  const modelSaved = await modelSnapshot(model);
+  const dir = join(root, 'run', 'checkpoint');
+  await mkdir(dir, { recursive: true });
+  const rows = Array.from({ length: 10 }, (_, c) => Array.from(anchors.subarray(c * 8, (c + 1) * 8)));
+  const optimizerEntry = {
+    specs: optimizer.weights.specs,
+    accBeta1: optimizer.accBeta1,
+    accBeta2: optimizer.accBeta2,
+  };
+  await writeFile(
+    join(dir, 'model.json'),
+    JSON.stringify({
+      modelTopology: modelSaved.topology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: modelSaved.weights.specs }],
+    }),
   );
+  await writeFile(join(dir, 'weights.bin'), new Uint8Array(modelSaved.weights.data));
+  await writeFile(join(dir, 'anchors.json'), JSON.stringify({ dim: 8, anchors: rows }));
+  await writeFile(
+    join(dir, 'optimizer.json'),
+    JSON.stringify({ model: optimizerEntry, anchors: optimizerEntry }),
+  );
+  await writeFile(join(dir, 'optimizer-model.bin'), new Uint8Array(optimizer.weights.data));
+  await writeFile(join(dir, 'optimizer-anchors.bin'), new Uint8Array(optimizer.weights.data));
+  await writeFile(join(dir, 'state.json'), JSON.stringify(state));
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -89,7 +114,7 @@ async function run(...args: string[]): Promise<string> {
 }
 
 describe('anchorage-train export / embed', () => {
-  it('export writes a bundle whose model.onnx embeds raw pixels as tfjs does on normalised ones', async () => {
+  it('export writes a bundle of a format-1 checkpoint whose model.onnx embeds raw pixels as tfjs does on normalised ones', async () => {
     await writeFile(join(root, 'metrics.json'), JSON.stringify({ mAP: 0.25 }));
     const bundle = join(root, 'bundle');
     const printed = await run(
@@ -109,7 +134,14 @@ describe('anchorage-train export / embed', () => {
       dim: 8,
       classes: [...'0123456789'],
       input: { height: 28, width: 28, channels: 1, mean, std, normalizedInGraph: true },
-      loss: { name: 'cam', margin: DEFAULT_TRAIN_CONFIG.margin, minNorm: DEFAULT_TRAIN_CONFIG.minNorm },
+      loss: {
+        name: 'cam',
+        margin: 3,
+        minNorm: 3,
+        anchorInit: 'spread',
+        embedding: 'raw',
+        classAnchors: 'loss',
+      },
       training: {
         dataset: 'mnist',
         backbone: 'refcnn',

@@ -1,6 +1,9 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import type * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint, modelFromSnapshot } from '../train/checkpoint';
+import { classMeans } from '../train/class-means';
+import { retrievalEmbeddings } from '../train/evaluate';
+import { loadTrainingSet } from '../train/train';
 import { type BundleManifest, writeBundle } from './bundle';
 import { tfjsToOnnx } from './tfjs-to-onnx';
 
@@ -8,8 +11,13 @@ import { tfjsToOnnx } from './tfjs-to-onnx';
 export interface ExportModelBundleOptions {
   /** The trained embedding model: N×H×W×C (normalised pixels) → N×d. */
   model: tf.LayersModel;
-  /** Anchors, C×d row-major. */
+  /** Class anchors of the two-stage index, C×d row-major (in the retrieval embedding's space). */
   anchors: Float32Array;
+  /**
+   * The retrieval embedding: `l2-normalized` folds `e / sqrt(‖e‖² + 1e-12)` into `model.onnx`.
+   * Default `raw`.
+   */
+  embedding?: 'l2-normalized' | 'raw';
   /** Class names, indexed by label. */
   classes: readonly string[];
   /** The model's input normalisation `(pixel / 255 − mean) / std`; default mean 0, std 1. */
@@ -49,6 +57,7 @@ export async function exportModelBundle(
     pixelScale: 1 / 255,
     mean: mean.length === 1 ? mean[0]! : mean,
     std: std.length === 1 ? std[0]! : std,
+    l2Normalize: options.embedding === 'l2-normalized',
   });
   const manifest: BundleManifest = {
     formatVersion: 1,
@@ -65,8 +74,10 @@ export async function exportModelBundle(
 
 /**
  * Reads a training checkpoint (a run folder or its `checkpoint/`) and writes its model bundle to
- * `out`, recording the CAM options, the training configuration and progress, and `metrics` if
- * given. Returns the manifest written.
+ * `out`, recording the loss and its options, the training configuration and progress, and
+ * `metrics` if given. The bundle's anchors are the checkpoint's class anchors; a checkpoint of a
+ * loss without anchors that stopped before training finished gets the class means of its training
+ * set's embeddings, computed here. Returns the manifest written.
  */
 export async function exportCheckpointBundle(
   checkpoint: string,
@@ -77,18 +88,24 @@ export async function exportCheckpointBundle(
   const model = await modelFromSnapshot(snapshot.model);
   try {
     const c = state.config;
+    let anchors = snapshot.classAnchors;
+    if (anchors === undefined) {
+      const trainSet = await loadTrainingSet(c);
+      const vectors = retrievalEmbeddings(model, trainSet, state);
+      anchors = classMeans(vectors, trainSet.labels, trainSet.classes.length, state.dim);
+    }
     return await exportModelBundle(out, {
       model,
-      anchors: snapshot.anchors,
+      anchors,
+      embedding: state.embedding,
       classes: state.dataset.classNames,
       normalization: { mean: state.input.mean, std: state.input.std },
       ...(options.inputType ? { inputType: options.inputType } : {}),
       loss: {
         name: c.loss,
-        margin: c.margin,
-        minNorm: c.minNorm,
-        repellerWeight: c.repellerWeight,
-        minNormWeight: c.minNormWeight,
+        ...c.lossOptions,
+        embedding: state.embedding,
+        classAnchors: state.classAnchors,
       },
       training: {
         dataset: state.dataset.name,
@@ -100,8 +117,7 @@ export async function exportCheckpointBundle(
         batchSize: c.batchSize,
         optimizer: 'adam',
         lr: c.lr,
-        anchorLr: c.anchorLr,
-        anchorInit: c.anchorInit,
+        lossLr: c.lossLr,
         seed: c.seed,
         shots: c.shots ?? null,
         limit: c.limit ?? null,

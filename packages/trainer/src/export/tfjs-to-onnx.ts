@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import type * as tf from '@tensorflow/tfjs';
+import { NORM_EPSILON } from '../losses/normalize';
 import type {
   LayerWeight,
   OnnxConversionContext,
@@ -30,6 +31,11 @@ export interface OnnxExportOptions {
   mean?: number | readonly number[];
   /** Per-channel standard deviation, > 0 (one number, or one per channel). Default 1. */
   std?: number | readonly number[];
+  /**
+   * Divide each output row by its norm, `e / sqrt(‖e‖² + 1e-12)`, inside the graph: the retrieval
+   * embedding of a loss trained on normalised embeddings. Default false.
+   */
+  l2Normalize?: boolean;
   /** Written into the model's `producer_version`. */
   producerVersion?: string;
 }
@@ -324,7 +330,30 @@ export function tfjsToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
   const out = output!;
   // a final Identity gives the output a stable name whatever the last layer is
   const outputDims = ['batch', ...(out.shape.slice(1) as number[])];
-  g.addNode('Identity', [ctx.channelsLast(out)], {}, { name: ONNX_OUTPUT_NAME, outputs: [ONNX_OUTPUT_NAME] });
+  let y = ctx.channelsLast(out);
+  if (options.l2Normalize) {
+    if (out.shape.length !== 2) {
+      throw new AnchorageError(
+        'UNSUPPORTED',
+        `l2Normalize needs an N×d output, not ${JSON.stringify(out.shape)}`,
+        {
+          argument: 'model',
+          value: out.shape,
+        },
+      );
+    }
+    const squares = g.node('Mul', [y, y], {}, 'output/square');
+    const axes = g.addInt64('output/axes', [1]);
+    const sum = g.node('ReduceSum', [squares, axes], { keepdims: onnxAttr.int(1) }, 'output/sum');
+    const shifted = g.node(
+      'Add',
+      [sum, g.addFloat('output/epsilon', [NORM_EPSILON], [])],
+      {},
+      'output/epsilon',
+    );
+    y = g.node('Div', [y, g.node('Sqrt', [shifted], {}, 'output/norm')], {}, 'output/normalize');
+  }
+  g.addNode('Identity', [y], {}, { name: ONNX_OUTPUT_NAME, outputs: [ONNX_OUTPUT_NAME] });
   g.addOutput({ name: ONNX_OUTPUT_NAME, type: 'float32', dims: outputDims });
   return g.toBytes(options.producerVersion === undefined ? {} : { producerVersion: options.producerVersion });
 }

@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { TfCamLoss } from './cam-loss';
+import { TfCamLoss } from './cam-op';
 
 const B = 12;
 const C = 5;

@@ -8,7 +8,14 @@ import { createParallelEngine, shardBatch } from './parallel-engine';
 
 const inputShape: [number, number, number] = [12, 12, 1];
 const classes = 4;
-const config = resolveTrainConfig({ dataset: 'synthetic', dim: 6, seed: 9, lr: 1e-2, backend: 'wasm' });
+const config = resolveTrainConfig({
+  dataset: 'synthetic',
+  dim: 6,
+  seed: 9,
+  lr: 1e-2,
+  lossLr: 1e-2,
+  backend: 'wasm',
+});
 
 function batch(seed: number, size: number): EngineBatch {
   const rng = new Random(seed);
@@ -68,8 +75,8 @@ describe('createParallelEngine', () => {
         expect(maxAbsDiff(w0!, w1!)).toBe(0);
         expect(maxAbsDiff(w0!, before[0]!)).toBeGreaterThan(1e-3);
         const snap = await local.snapshot();
-        const localAnchors = snap.anchors;
-        const parallelAnchors = (await parallel.snapshot()).anchors;
+        const localAnchors = snap.classAnchors!;
+        const parallelAnchors = (await parallel.snapshot()).classAnchors!;
         expect(maxAbsDiff(localAnchors, parallelAnchors)).toBeLessThan(1e-4);
         const localWeights = new Float32Array(snap.model.weights.data);
         const parallelWeights = new Float32Array((await parallel.snapshot()).model.weights.data);
@@ -87,17 +94,19 @@ describe('createParallelEngine', () => {
     const local = await createLocalEngine({ config, inputShape, classes });
     try {
       const b = batch(20, 7);
-      const full = local.gradients(b).values!;
+      const full = (await local.gradients(b)).values!;
       const average = new Float32Array(full.length);
       for (const shard of shardBatch(b, 2)) {
-        const values = local.gradients(shard).values!;
+        const values = (await local.gradients(shard)).values!;
         for (let k = 0; k < full.length; k++) average[k]! += (shard.size / b.size) * values[k]!;
       }
       const scale = Math.max(...Array.from(full, Math.abs));
       expect(maxAbsDiff(average, full) / scale).toBeLessThan(1e-5);
       // an unweighted mean of the shards is measurably different: the check can fail
-      const halves = shardBatch(b, 2).map((shard) => local.gradients(shard).values!);
-      const unweighted = full.map((_, k) => (halves[0]![k]! + halves[1]![k]!) / 2);
+      const halves = await Promise.all(
+        shardBatch(b, 2).map(async (shard) => (await local.gradients(shard)).values!),
+      );
+      const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
       expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
     } finally {
       await local.dispose();

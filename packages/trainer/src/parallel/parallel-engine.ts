@@ -2,10 +2,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AnchorageError } from '@anchorage/loss-core';
-import type { CamTerms } from '../cam';
 import type { TrainingSnapshot } from '../train/checkpoint';
 import type { TrainConfig } from '../train/config';
-import type { EngineBatch, StepOutcome, TrainingEngine } from '../train/engine';
+import type { EngineBatch, StepOutcome, StepTerms, TrainingEngine } from '../train/engine';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 
 /** Options of {@link createParallelEngine}. */
@@ -21,7 +20,7 @@ export interface ParallelEngineOptions {
 /** A data-parallel engine; `weights()` exposes every replica's weights (they must be identical). */
 export interface ParallelEngine extends TrainingEngine {
   readonly workers: number;
-  /** Each replica's trainable weights then anchors, flattened. */
+  /** Each replica's model weights then loss variables, flattened. */
   weights(): Promise<Float32Array[]>;
 }
 
@@ -112,13 +111,28 @@ export function shardBatch(batch: EngineBatch, parts: number): EngineBatch[] {
   return shards;
 }
 
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 /**
  * Data-parallel training over worker threads, each with its own tfjs backend (wasm, one thread
- * each in Node) and a full replica of the model, anchors and optimisers. Every step, each replica
- * computes the gradients of its shard of the batch; the main thread averages them weighted by
- * shard size (exact for the CAM loss: the attractor is a batch mean, the anchor terms do not
- * depend on the batch) and sends the average to every replica, which applies it with its own
- * optimisers. Replicas start from one snapshot, so their weights stay identical.
+ * each in Node) and a full replica of the model, the loss's variables and both optimisers. Every
+ * step is exact, whatever the loss:
+ * - a loss that is a mean over the batch (`meanOverBatch`: CAM, cross-entropy, center): each
+ *   replica differentiates its shard and the main thread averages the gradients weighted by shard
+ *   size;
+ * - an in-batch loss (contrastive, triplet, proxy-anchor): each replica sends its shard's
+ *   embeddings, the first replica computes the loss of the whole batch and its gradient by the
+ *   embeddings and the loss's variables, and each replica back-propagates its slice of it.
+ * The combined gradient goes to every replica, which applies it with its own optimisers (and runs
+ * the loss's `afterStep` on the whole batch). Replicas start from one snapshot, so they stay identical.
  */
 export async function createParallelEngine(options: ParallelEngineOptions): Promise<ParallelEngine> {
   const { config, inputShape, classes, workers } = options;
@@ -144,43 +158,116 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       options.snapshot ?? (await replicas[0]!.request({ type: 'snapshot' }, 'snapshot')).snapshot;
     await Promise.all(replicas.slice(1).map((r) => r.request(init(snapshot), 'ready')));
     const length = first.gradientLength;
+    const dim = config.dim;
+    const transfer = (shard: EngineBatch): ArrayBuffer[] => [
+      shard.images.buffer as ArrayBuffer,
+      shard.labels.buffer as ArrayBuffer,
+    ];
+
+    /** Sends the combined gradient (and the batch for `afterStep`) to every replica. */
+    const applyEverywhere = async (
+      values: Float32Array,
+      embeddings: Float32Array | undefined,
+      labels: Int32Array,
+    ) => {
+      await Promise.all(
+        replicas.map((r, i) => {
+          const last = i === replicas.length - 1;
+          const copy = last ? values : values.slice();
+          const message: WorkerRequest = { type: 'apply', values: copy };
+          const buffers = [copy.buffer as ArrayBuffer];
+          if (embeddings !== undefined) {
+            const e = last ? embeddings : embeddings.slice();
+            message.afterStep = { embeddings: e, labels: labels.slice() };
+            buffers.push(e.buffer as ArrayBuffer);
+          }
+          return r.request(message, 'applied', buffers);
+        }),
+      );
+    };
+
+    const meanStep = async (batch: EngineBatch): Promise<StepOutcome> => {
+      const labels = batch.labels.slice();
+      const shards = shardBatch(batch, workers);
+      const results = await Promise.all(
+        shards.map((shard, i) =>
+          replicas[i]!.request({ type: 'gradients', batch: shard }, 'gradients', transfer(shard)),
+        ),
+      );
+      const terms: StepTerms = { loss: 0 };
+      const average = new Float32Array(length);
+      let finite = true;
+      results.forEach((result, i) => {
+        const weight = shards[i]!.size / batch.size;
+        for (const [name, value] of Object.entries(result.terms))
+          terms[name] = (terms[name] ?? 0) + weight * value;
+        if (result.values === undefined) {
+          finite = false;
+          return;
+        }
+        for (let k = 0; k < length; k++) average[k]! += weight * result.values[k]!;
+      });
+      if (!finite || !Number.isFinite(terms.loss)) return { terms, applied: false };
+      const embeddings = first.hasAfterStep ? concat(results.map((r) => r.embeddings!)) : undefined;
+      await applyEverywhere(average, embeddings, labels);
+      return { terms, applied: true };
+    };
+
+    const inBatchStep = async (batch: EngineBatch): Promise<StepOutcome> => {
+      const labels = batch.labels.slice();
+      const shards = shardBatch(batch, workers);
+      const parts = await Promise.all(
+        shards.map((shard, i) =>
+          replicas[i]!.request({ type: 'embeddings', batch: shard }, 'embeddings', transfer(shard)),
+        ),
+      );
+      const embeddings = concat(parts.map((p) => p.values));
+      const loss = await replicas[0]!.request(
+        { type: 'loss-gradients', embeddings: embeddings.slice(), labels: labels.slice() },
+        'loss-gradients',
+      );
+      if (
+        loss.embeddings === undefined ||
+        loss.variables === undefined ||
+        !Number.isFinite(loss.terms.loss)
+      ) {
+        return { terms: loss.terms, applied: false };
+      }
+      let offset = 0;
+      const slices = shards.map((shard) => {
+        const slice = loss.embeddings!.slice(offset * dim, (offset + shard.size) * dim);
+        offset += shard.size;
+        return slice;
+      });
+      const backward = await Promise.all(
+        slices.map((slice, i) =>
+          replicas[i]!.request({ type: 'backpropagate', embeddingGradient: slice }, 'backpropagated', [
+            slice.buffer as ArrayBuffer,
+          ]),
+        ),
+      );
+      // The loss's gradient already is that of the whole batch: the shards' model gradients add up.
+      const values = new Float32Array(length);
+      for (const b of backward) for (let k = 0; k < b.values.length; k++) values[k]! += b.values[k]!;
+      values.set(loss.variables, first.modelGradientLength);
+      await applyEverywhere(values, first.hasAfterStep ? embeddings : undefined, labels);
+      return { terms: loss.terms, applied: true };
+    };
 
     return {
       backend: `${first.backend} × ${workers} workers`,
+      embedding: first.embedding,
+      classAnchors: first.classAnchors,
       workers,
-      async step(batch: EngineBatch): Promise<StepOutcome> {
+      step: first.meanOverBatch ? meanStep : inBatchStep,
+      async embed(batch: EngineBatch): Promise<Float32Array> {
         const shards = shardBatch(batch, workers);
-        const results = await Promise.all(
+        const parts = await Promise.all(
           shards.map((shard, i) =>
-            replicas[i]!.request({ type: 'gradients', batch: shard }, 'gradients', [
-              shard.images.buffer as ArrayBuffer,
-              shard.labels.buffer as ArrayBuffer,
-            ]),
+            replicas[i]!.request({ type: 'embed', batch: shard }, 'embedded', transfer(shard)),
           ),
         );
-        const terms: CamTerms = { loss: 0, attractor: 0, repeller: 0, minNorm: 0 };
-        const average = new Float32Array(length);
-        let finite = true;
-        results.forEach((result, i) => {
-          const weight = shards[i]!.size / batch.size;
-          terms.loss += weight * result.terms.loss;
-          terms.attractor += weight * result.terms.attractor;
-          terms.repeller += weight * result.terms.repeller;
-          terms.minNorm += weight * result.terms.minNorm;
-          if (result.values === undefined) {
-            finite = false;
-            return;
-          }
-          for (let k = 0; k < length; k++) average[k]! += weight * result.values[k]!;
-        });
-        if (!finite || !Number.isFinite(terms.loss)) return { terms, applied: false };
-        await Promise.all(
-          replicas.map((r, i) => {
-            const copy = i === replicas.length - 1 ? average : average.slice();
-            return r.request({ type: 'apply', values: copy }, 'applied', [copy.buffer as ArrayBuffer]);
-          }),
-        );
-        return { terms, applied: true };
+        return concat(parts.map((p) => p.values));
       },
       async snapshot(): Promise<TrainingSnapshot> {
         return (await replicas[0]!.request({ type: 'snapshot' }, 'snapshot')).snapshot;

@@ -1,20 +1,27 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendRequest, selectBackend } from '../backends';
+import type { EngineBatch } from '../train/engine';
 import { createLocalEngine, type LocalEngine } from '../train/local-engine';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 
-// One replica of the model, anchors and optimisers on this thread's own tfjs backend. The main
-// thread averages the replicas' gradients and sends the average back, so every replica applies
-// the same update and the weights stay identical.
+// One replica of the model, the loss's variables and both optimisers on this thread's own tfjs
+// backend. The main thread combines the replicas' gradients and sends the result back, so every
+// replica applies the same update and the weights stay identical.
 
 const port = parentPort;
 if (port === null) throw new Error('this module runs inside a worker thread');
 
 let engine: LocalEngine | undefined;
+/** The shard of the last `embeddings` request, which `backpropagate` differentiates. */
+let shard: EngineBatch | undefined;
 
 function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
+}
+
+function buffers(...arrays: (Float32Array | undefined)[]): ArrayBuffer[] {
+  return arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -29,32 +36,61 @@ async function handle(request: WorkerRequest): Promise<void> {
         classes: request.classes,
         snapshot: request.snapshot,
       });
-      post({ type: 'ready', backend: tf.getBackend(), gradientLength: engine.gradientLength });
+      post({
+        type: 'ready',
+        backend: tf.getBackend(),
+        gradientLength: engine.gradientLength,
+        modelGradientLength: engine.modelGradientLength,
+        meanOverBatch: engine.loss.meanOverBatch,
+        hasAfterStep: engine.loss.afterStep !== undefined,
+        embedding: engine.embedding,
+        classAnchors: engine.classAnchors,
+      });
       return;
     }
     case 'gradients': {
-      const { terms, values } = engine!.gradients(request.batch);
-      post({ type: 'gradients', terms, values }, values ? [values.buffer as ArrayBuffer] : []);
+      const { terms, values, embeddings } = await engine!.gradients(request.batch);
+      post(
+        { type: 'gradients', terms, values, ...(embeddings ? { embeddings } : {}) },
+        buffers(values, embeddings),
+      );
+      return;
+    }
+    case 'embeddings': {
+      shard = request.batch;
+      const values = await engine!.trainingEmbeddings(shard);
+      post({ type: 'embeddings', values }, buffers(values));
+      return;
+    }
+    case 'loss-gradients': {
+      const r = await engine!.lossGradients(request.embeddings, request.labels);
+      post({ type: 'loss-gradients', ...r }, buffers(r.embeddings, r.variables));
+      return;
+    }
+    case 'backpropagate': {
+      const values = await engine!.backpropagate(shard!, request.embeddingGradient);
+      shard = undefined;
+      post({ type: 'backpropagated', values }, buffers(values));
       return;
     }
     case 'apply':
       engine!.applyGradients(request.values);
+      if (request.afterStep) engine!.afterStep(request.afterStep.embeddings, request.afterStep.labels);
       post({ type: 'applied' });
       return;
+    case 'embed': {
+      const values = await engine!.embed(request.batch);
+      post({ type: 'embedded', values }, buffers(values));
+      return;
+    }
     case 'snapshot': {
       const snapshot = await engine!.snapshot();
       post({ type: 'snapshot', snapshot });
       return;
     }
     case 'weights': {
-      const parts = [...engine!.model.trainableWeights.map((w) => w.read()), engine!.cam.anchors];
-      const values = new Float32Array(parts.reduce((n, t) => n + t.size, 0));
-      let offset = 0;
-      for (const t of parts) {
-        values.set(t.dataSync() as Float32Array, offset);
-        offset += t.size;
-      }
-      post({ type: 'weights', values }, [values.buffer]);
+      const values = await engine!.weights();
+      post({ type: 'weights', values }, buffers(values));
       return;
     }
   }

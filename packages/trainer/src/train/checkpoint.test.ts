@@ -14,6 +14,7 @@ import {
   resolveCheckpointDir,
   restoreOptimizer,
   saveCheckpoint,
+  type TensorBundle,
   type TrainingSnapshot,
 } from './checkpoint';
 import { resolveTrainConfig } from './config';
@@ -31,10 +32,18 @@ function state(step: number): CheckpointState {
     dataset: { name: 'synthetic', classes: 2, classNames: ['a', 'b'], trainSize: 4 },
     input: { height: 1, width: 4, channels: 1, mean: [0.5], std: [0.5] },
     dim: 3,
+    embedding: 'raw',
+    classAnchors: 'loss',
     progress: { epoch: 0, batchInEpoch: step, step, epochRngState: null, elapsedMs: 0 },
     backend: 'cpu',
     savedAt: new Date(0).toISOString(),
   };
+}
+
+async function lossBundle(tensors: tf.NamedTensorMap): Promise<TensorBundle> {
+  const encoded = await tf.io.encodeWeights(tensors);
+  tf.dispose(Object.values(tensors));
+  return { specs: encoded.specs, data: encoded.data };
 }
 
 /** A dense model and an Adam optimiser that has taken two steps, as plain snapshot data. */
@@ -59,23 +68,26 @@ async function trainedSnapshot(): Promise<{
   x.dispose();
   const snapshot: TrainingSnapshot = {
     model: await modelSnapshot(model),
-    anchors: Float32Array.from([0.1, -0.2, 0.3, 1 / 3, 2 / 3, 1e-7]),
+    loss: await lossBundle({ anchors: tf.tensor2d([0.1, -0.2, 0.3, 1 / 3, 2 / 3, 1e-7], [2, 3]) }),
     optimizers: {
       model: await optimizerSnapshot(optimizer),
-      anchors: await optimizerSnapshot(tf.train.adam(0.1)),
+      loss: await optimizerSnapshot(tf.train.adam(0.1)),
     },
+    classAnchors: Float32Array.from([0.1, -0.2, 0.3, 1 / 3, 2 / 3, 1e-7]),
   };
   return { snapshot, model, optimizer };
 }
 
 describe('checkpoints', () => {
-  it('round-trip the model, the anchors exactly, and the optimiser including its β powers', async () => {
+  it('round-trip the model, the loss variables and class anchors exactly, and the optimiser including its β powers', async () => {
     const { snapshot, model, optimizer } = await trainedSnapshot();
     const dir = join(root, 'run', 'checkpoint');
     await saveCheckpoint(dir, snapshot, state(2));
     const loaded = await loadCheckpoint(join(root, 'run'));
     expect(loaded.state.progress.step).toBe(2);
-    expect(loaded.snapshot.anchors).toEqual(snapshot.anchors);
+    expect(loaded.snapshot.classAnchors).toEqual(snapshot.classAnchors);
+    expect(loaded.snapshot.loss.specs).toEqual(snapshot.loss.specs);
+    expect(new Uint8Array(loaded.snapshot.loss.data)).toEqual(new Uint8Array(snapshot.loss.data));
     const restored = await modelFromSnapshot(loaded.snapshot.model);
     const probe = tf.tensor2d([0.5, -1, 2, 0], [1, 4]);
     expect((restored.predict(probe) as tf.Tensor).dataSync()).toEqual(
@@ -122,7 +134,7 @@ describe('checkpoints', () => {
     await saveCheckpoint(dir, snapshot, { ...state(1), formatVersion: 99 });
     await expect(loadCheckpoint(dir)).rejects.toMatchObject({ code: 'UNSUPPORTED_VERSION' });
     await saveCheckpoint(dir, snapshot, state(1));
-    await writeFile(join(dir, 'anchors.json'), '{"dim": 3, "anch');
+    await writeFile(join(dir, 'loss.json'), '{"specs": [');
     const error = await loadCheckpoint(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AnchorageError);
     expect(error).toMatchObject({ code: 'CORRUPT_FILE' });

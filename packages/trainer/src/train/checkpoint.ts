@@ -3,9 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from './config';
+import type { StepTerms } from './engine';
 
 /** Version of the checkpoint layout written by {@link saveCheckpoint}. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
+export const CHECKPOINT_FORMAT_VERSION = 2;
 
 /** Named tensors in tfjs's weights format: `specs` describe consecutive slices of `data`. */
 export interface TensorBundle {
@@ -24,9 +25,15 @@ export interface OptimizerSnapshot {
 export interface TrainingSnapshot {
   /** tfjs layers topology (model.json's `modelTopology`) and weights. */
   model: { topology: object; weights: TensorBundle };
-  /** Anchors, C×d row-major. */
-  anchors: Float32Array;
-  optimizers: { model: OptimizerSnapshot; anchors: OptimizerSnapshot };
+  /** Every variable the loss owns, under its name in `TrainableLoss.variables`. */
+  loss: TensorBundle;
+  /** The backbone's optimiser and the loss's own. */
+  optimizers: { model: OptimizerSnapshot; loss: OptimizerSnapshot };
+  /**
+   * The C×d class anchors of the two-stage index (row-major): the loss's own, or the class means
+   * of the training embeddings once training has finished; absent while unknown.
+   */
+  classAnchors?: Float32Array;
 }
 
 /** Where a run stands: resuming restores the RNG to `epochRngState`, reshuffles, skips `batchInEpoch` batches. */
@@ -58,9 +65,13 @@ export interface CheckpointState {
   /** What the model expects: images H×W×C normalised per channel as `(pixel / 255 − mean) / std`. */
   input: { height: number; width: number; channels: number; mean: number[]; std: number[] };
   dim: number;
+  /** The retrieval embedding: the model's output divided by its norm, or the output itself. */
+  embedding: 'l2-normalized' | 'raw';
+  /** Where the class anchors come from: the loss's own, or the class means after training. */
+  classAnchors: 'loss' | 'class-means';
   progress: TrainProgress;
-  /** The loss terms of the last applied step, if any. */
-  lastTerms?: { loss: number; attractor: number; repeller: number; minNorm: number };
+  /** The loss and its terms at the last applied step, if any. */
+  lastTerms?: StepTerms;
   backend: string;
   savedAt: string;
 }
@@ -156,13 +167,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+function anchorsJson(anchors: Float32Array, dim: number): { dim: number; anchors: number[][] } {
+  const rows: number[][] = [];
+  for (let c = 0; c < anchors.length / dim; c++)
+    rows.push(Array.from(anchors.subarray(c * dim, (c + 1) * dim)));
+  return { dim, anchors: rows };
+}
+
 /**
  * Writes a checkpoint folder atomically: the files go to a sibling temporary folder that then
  * replaces `dir` by rename, so a crash leaves either the old or the new checkpoint, never half of one.
  *
- * Layout: `model.json` + `weights.bin` (tfjs layers format, loadable by `tf.loadLayersModel`),
- * `anchors.json` (`{ dim, anchors: number[][] }`), `optimizer.json` + `optimizer-model.bin` +
- * `optimizer-anchors.bin`, and `state.json` ({@link CheckpointState}).
+ * Layout (format 2): `model.json` + `weights.bin` (tfjs layers format, loadable by
+ * `tf.loadLayersModel`), `loss.json` + `loss.bin` (the loss's variables), `optimizer.json` +
+ * `optimizer-model.bin` + `optimizer-loss.bin`, `anchors.json` (`{ dim, anchors: number[][] }`, the
+ * class anchors, when known) and `state.json` ({@link CheckpointState}).
  */
 export async function saveCheckpoint(
   dir: string,
@@ -181,24 +200,30 @@ export async function saveCheckpoint(
     modelTopology: snapshot.model.topology,
     weightsManifest: [{ paths: ['weights.bin'], weights: snapshot.model.weights.specs }],
   };
-  const rows: number[][] = [];
-  for (let c = 0; c < snapshot.anchors.length / state.dim; c++) {
-    rows.push(Array.from(snapshot.anchors.subarray(c * state.dim, (c + 1) * state.dim)));
-  }
-  const { model: modelOpt, anchors: anchorOpt } = snapshot.optimizers;
+  const { model: modelOpt, loss: lossOpt } = snapshot.optimizers;
   const optimizerJson = {
     model: { specs: modelOpt.weights.specs, accBeta1: modelOpt.accBeta1, accBeta2: modelOpt.accBeta2 },
-    anchors: { specs: anchorOpt.weights.specs, accBeta1: anchorOpt.accBeta1, accBeta2: anchorOpt.accBeta2 },
+    loss: { specs: lossOpt.weights.specs, accBeta1: lossOpt.accBeta1, accBeta2: lossOpt.accBeta2 },
   };
-  await Promise.all([
+  const writes = [
     writeFile(join(tmp, 'model.json'), JSON.stringify(modelJson)),
     writeFile(join(tmp, 'weights.bin'), bytesOf(snapshot.model.weights.data)),
-    writeFile(join(tmp, 'anchors.json'), JSON.stringify({ dim: state.dim, anchors: rows })),
+    writeFile(
+      join(tmp, 'loss.json'),
+      JSON.stringify({ name: state.config.loss, specs: snapshot.loss.specs }),
+    ),
+    writeFile(join(tmp, 'loss.bin'), bytesOf(snapshot.loss.data)),
     writeFile(join(tmp, 'optimizer.json'), JSON.stringify(optimizerJson)),
     writeFile(join(tmp, 'optimizer-model.bin'), bytesOf(modelOpt.weights.data)),
-    writeFile(join(tmp, 'optimizer-anchors.bin'), bytesOf(anchorOpt.weights.data)),
+    writeFile(join(tmp, 'optimizer-loss.bin'), bytesOf(lossOpt.weights.data)),
     writeFile(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`),
-  ]);
+  ];
+  if (snapshot.classAnchors !== undefined) {
+    writes.push(
+      writeFile(join(tmp, 'anchors.json'), JSON.stringify(anchorsJson(snapshot.classAnchors, state.dim))),
+    );
+  }
+  await Promise.all(writes);
   const old = join(parent, `${basename(dir)}.old-${process.pid}`);
   const hadOld = await exists(dir);
   if (hadOld) await rename(dir, old);
@@ -220,7 +245,45 @@ export async function resolveCheckpointDir(path: string): Promise<string | undef
   return undefined;
 }
 
-/** Reads a checkpoint folder written by {@link saveCheckpoint}. */
+async function readAnchors(path: string, required: boolean): Promise<Float32Array | undefined> {
+  if (!required && !(await exists(path))) return undefined;
+  const json = JSON.parse(await readFile(path, 'utf8')) as { anchors: number[][] };
+  return Float32Array.from(json.anchors.flat());
+}
+
+/** state.json of format 1, when CAM was the only loss and its options sat in the config. */
+interface StateV1 extends Omit<CheckpointState, 'config' | 'embedding' | 'classAnchors'> {
+  config: Omit<TrainConfig, 'lossOptions' | 'lossLr'> & {
+    margin: number;
+    minNorm: number;
+    repellerWeight: number;
+    minNormWeight: number;
+    anchorInit: string;
+    anchorLr: number;
+  };
+}
+
+function upgradeStateV1(state: StateV1): CheckpointState {
+  const { margin, minNorm, repellerWeight, minNormWeight, anchorInit, anchorLr, ...config } = state.config;
+  return {
+    ...state,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    config: {
+      ...config,
+      loss: 'cam',
+      lossOptions: { margin, minNorm, repellerWeight, minNormWeight, anchorInit },
+      lossLr: anchorLr,
+    },
+    embedding: 'raw',
+    classAnchors: 'loss',
+  };
+}
+
+/**
+ * Reads a checkpoint folder written by {@link saveCheckpoint}. A format-1 checkpoint (CAM only) is
+ * read too and returned in format 2's shape: its anchors become the loss's `anchors` variable and
+ * the class anchors, its anchor optimiser the loss's optimiser.
+ */
 export async function loadCheckpoint(
   path: string,
 ): Promise<{ snapshot: TrainingSnapshot; state: CheckpointState }> {
@@ -236,39 +299,55 @@ export async function loadCheckpoint(
     );
   }
   try {
-    const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointState;
-    if (state.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    const recorded = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+    if (recorded.formatVersion !== 1 && recorded.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
       throw new AnchorageError(
         'UNSUPPORTED_VERSION',
-        `checkpoint format ${state.formatVersion} is not supported (expected ${CHECKPOINT_FORMAT_VERSION})`,
-        { argument: 'checkpoint', value: state.formatVersion },
+        `checkpoint format ${recorded.formatVersion} is not supported (this version reads 1 and ${CHECKPOINT_FORMAT_VERSION})`,
+        { argument: 'checkpoint', value: recorded.formatVersion },
       );
     }
+    const v1 = recorded.formatVersion === 1;
+    const state = v1 ? upgradeStateV1(recorded as unknown as StateV1) : recorded;
     const modelJson = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
       modelTopology: object;
       weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
     };
-    const anchorsJson = JSON.parse(await readFile(join(dir, 'anchors.json'), 'utf8')) as {
-      anchors: number[][];
-    };
     const optimizerJson = JSON.parse(await readFile(join(dir, 'optimizer.json'), 'utf8')) as Record<
-      'model' | 'anchors',
+      string,
       { specs: tf.io.WeightsManifestEntry[]; accBeta1?: number; accBeta2?: number }
     >;
-    const [weights, modelOpt, anchorOpt] = await Promise.all([
+    // Format 1 knew only CAM: its anchors were the loss's one variable and had their own optimiser.
+    const lossOptimizerKey = v1 ? 'anchors' : 'loss';
+    const [weights, modelOpt, lossOpt, classAnchors] = await Promise.all([
       readFile(join(dir, 'weights.bin')),
       readFile(join(dir, 'optimizer-model.bin')),
-      readFile(join(dir, 'optimizer-anchors.bin')),
+      readFile(join(dir, `optimizer-${lossOptimizerKey}.bin`)),
+      readAnchors(join(dir, 'anchors.json'), v1),
     ]);
     const optimizer = (
-      json: { specs: tf.io.WeightsManifestEntry[]; accBeta1?: number; accBeta2?: number },
+      json: { specs: tf.io.WeightsManifestEntry[]; accBeta1?: number; accBeta2?: number } | undefined,
       data: Buffer,
     ): OptimizerSnapshot => {
+      if (json === undefined) throw new Error('optimizer.json lacks an optimiser');
       const snap: OptimizerSnapshot = { weights: { specs: json.specs, data: bufferOf(data) } };
       if (json.accBeta1 !== undefined) snap.accBeta1 = json.accBeta1;
       if (json.accBeta2 !== undefined) snap.accBeta2 = json.accBeta2;
       return snap;
     };
+    let loss: TensorBundle;
+    if (v1) {
+      const anchors = classAnchors!;
+      loss = {
+        specs: [{ name: 'anchors', shape: [anchors.length / state.dim, state.dim], dtype: 'float32' }],
+        data: anchors.slice().buffer,
+      };
+    } else {
+      const lossJson = JSON.parse(await readFile(join(dir, 'loss.json'), 'utf8')) as {
+        specs: tf.io.WeightsManifestEntry[];
+      };
+      loss = { specs: lossJson.specs, data: bufferOf(await readFile(join(dir, 'loss.bin'))) };
+    }
     const snapshot: TrainingSnapshot = {
       model: {
         topology: modelJson.modelTopology,
@@ -277,11 +356,12 @@ export async function loadCheckpoint(
           data: bufferOf(weights),
         },
       },
-      anchors: Float32Array.from(anchorsJson.anchors.flat()),
+      loss,
       optimizers: {
         model: optimizer(optimizerJson.model, modelOpt),
-        anchors: optimizer(optimizerJson.anchors, anchorOpt),
+        loss: optimizer(optimizerJson[lossOptimizerKey], lossOpt),
       },
+      ...(classAnchors === undefined ? {} : { classAnchors }),
     };
     return { snapshot, state };
   } catch (error) {

@@ -1,6 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
+import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
 
 function number(value: string): number {
@@ -24,16 +25,12 @@ interface TrainFlags {
   dataset: string;
   data?: string;
   backbone: string;
-  loss: 'cam';
-  margin: number;
-  minNorm: number;
-  repellerWeight: number;
-  minNormWeight: number;
-  anchorInit: 'spread' | 'random';
+  loss: string;
   epochs: number;
   batchSize: number;
   lr: number;
-  anchorLr: number;
+  lossLr?: number;
+  anchorLr?: number;
   dim: number;
   seed: number;
   backend: string;
@@ -43,6 +40,43 @@ interface TrainFlags {
   out: string;
   resume?: boolean;
   quiet?: boolean;
+  /** The losses' own options (`--margin`, `--alpha`, …), present when given. */
+  [lossOption: string]: unknown;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Every option of every registered loss, once per name, with the losses that have it. */
+function lossOptionTable(): Map<
+  string,
+  { spec: LossOptionSpec; losses: { loss: string; spec: LossOptionSpec }[] }
+> {
+  const table = new Map<string, { spec: LossOptionSpec; losses: { loss: string; spec: LossOptionSpec }[] }>();
+  for (const loss of listLosses()) {
+    for (const spec of getLossFactory(loss).options) {
+      const row = table.get(spec.name) ?? { spec, losses: [] };
+      row.losses.push({ loss, spec });
+      table.set(spec.name, row);
+    }
+  }
+  return table;
+}
+
+/** `train --help`'s list of losses and their options, written from the registry. */
+function lossHelp(): string {
+  const lines = ['', 'Losses (--loss) and their options (defaults in parentheses):'];
+  for (const loss of listLosses()) {
+    const factory = getLossFactory(loss);
+    lines.push(`  ${loss}: ${factory.description}`);
+    lines.push(`    --loss-lr: learning rate of its variables (default ${factory.lrScale} × --lr)`);
+    for (const spec of factory.options) {
+      const choices = spec.choices ? ` [${spec.choices.join(' | ')}]` : '';
+      lines.push(`    --${kebab(spec.name)}: ${spec.description}${choices} (${spec.default})`);
+    }
+  }
+  return lines.join('\n');
 }
 
 interface EvalFlags {
@@ -75,26 +109,22 @@ async function reportErrors(action: () => Promise<void>): Promise<void> {
  */
 export function registerTrainCommands(program: Command): void {
   const d = DEFAULT_TRAIN_CONFIG;
-  program
+  const trainCommand = program
     .command('train')
-    .description('train a backbone and its class anchors with the CAM loss')
+    .description('train a backbone with a metric-learning loss (CAM by default) and the loss’s own variables')
     .requiredOption('--dataset <name>', 'dataset: mnist | fashion-mnist')
     .option('--data <dir>', "dataset folder (default: the dataset's default folder)")
     .option('--backbone <name>', 'backbone', d.backbone)
-    .addOption(new Option('--loss <name>', 'loss').choices(['cam']).default(d.loss))
-    .option('--margin <m>', 'CAM margin m (anchors ≥ 2m apart)', number, d.margin)
-    .option('--min-norm <p>', 'CAM minimum anchor norm p', number, d.minNorm)
-    .option('--repeller-weight <w>', 'weight of the repeller term', number, d.repellerWeight)
-    .option('--min-norm-weight <w>', 'weight of the minimum-norm term', number, d.minNormWeight)
-    .addOption(
-      new Option('--anchor-init <how>', 'anchor initialisation')
-        .choices(['spread', 'random'])
-        .default(d.anchorInit),
-    )
+    .addOption(new Option('--loss <name>', 'loss (options below)').choices(listLosses()).default(d.loss))
     .option('--epochs <n>', 'epochs', integer, d.epochs)
     .option('--batch-size <n>', 'batch size', integer, d.batchSize)
     .option('--lr <lr>', 'Adam learning rate of the backbone', number, d.lr)
-    .option('--anchor-lr <lr>', 'Adam learning rate of the anchors', number, d.anchorLr)
+    .option(
+      '--loss-lr <lr>',
+      "Adam learning rate of the loss's own variables (default: the loss's scale × --lr)",
+      number,
+    )
+    .option('--anchor-lr <lr>', "CAM's name for --loss-lr (the anchors' learning rate)", number)
     .option('--dim <d>', 'embedding size', integer, d.dim)
     .option('--seed <n>', 'seed of everything random', integer, d.seed)
     .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', d.backend)
@@ -107,34 +137,69 @@ export function registerTrainCommands(program: Command): void {
       'continue the run in --out from its checkpoint (its config is reused; --epochs may grow)',
     )
     .option('--quiet', 'no progress bar or log lines')
-    .action((flags: TrainFlags, command: Command) =>
-      reportErrors(async () => {
-        const { train } = await import('./train');
-        const { out, resume, quiet, ...rest } = flags;
-        const input: TrainConfigInput = { ...rest };
-        if (resume) {
-          // A resumed run keeps its recorded config; only flags given explicitly may change it.
-          for (const key of ['epochs', 'backend', 'workers', 'lr', 'anchorLr'] as const) {
-            if (command.getOptionValueSource(key) !== 'cli') delete input[key];
-          }
+    .addHelpText('after', lossHelp);
+  for (const [name, { spec, losses }] of lossOptionTable()) {
+    const defaults = losses.map((l) => `${l.loss} ${l.spec.default}`).join(', ');
+    const option = new Option(`--${kebab(name)} <value>`, `${spec.description} (${defaults})`);
+    if (losses.every((l) => l.spec.choices !== undefined)) {
+      option.choices([...new Set(losses.flatMap((l) => l.spec.choices!))]);
+    } else option.argParser(number);
+    trainCommand.addOption(option);
+  }
+  const lossOptionNames = [...lossOptionTable().keys()];
+  trainCommand.action((flags: TrainFlags, command: Command) =>
+    reportErrors(async () => {
+      const { train } = await import('./train');
+      const { out, resume, quiet, dataset, data, backbone, loss, epochs, batchSize, lr, dim, seed, backend } =
+        flags;
+      if (flags.lossLr !== undefined && flags.anchorLr !== undefined && flags.lossLr !== flags.anchorLr) {
+        throw new AnchorageError('INVALID_ARGUMENT', '--anchor-lr is another name for --loss-lr: give one', {
+          argument: 'anchorLr',
+          value: flags.anchorLr,
+        });
+      }
+      const lossOptions: Record<string, unknown> = {};
+      for (const name of lossOptionNames) if (flags[name] !== undefined) lossOptions[name] = flags[name];
+      const input: TrainConfigInput = {
+        dataset,
+        data,
+        backbone,
+        loss,
+        lossOptions,
+        epochs,
+        batchSize,
+        lr,
+        lossLr: flags.lossLr ?? flags.anchorLr,
+        dim,
+        seed,
+        backend,
+        shots: flags.shots,
+        limit: flags.limit,
+        workers: flags.workers,
+      };
+      if (resume) {
+        // A resumed run keeps its recorded config; only flags given explicitly may change it.
+        for (const key of ['epochs', 'backend', 'workers', 'lr'] as const) {
+          if (command.getOptionValueSource(key) !== 'cli') delete input[key];
         }
-        const controller = new AbortController();
-        const onSigint = (): void => {
-          if (controller.signal.aborted) process.exit(130);
-          process.stderr.write(
-            '\nstopping after this step (press Ctrl-C again to quit without a checkpoint)…\n',
-          );
-          controller.abort();
-        };
-        process.on('SIGINT', onSigint);
-        try {
-          const result = await train(input, { out, resume, quiet, signal: controller.signal });
-          if (result.status === 'stopped') process.exitCode = 130;
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
-      }),
-    );
+      }
+      const controller = new AbortController();
+      const onSigint = (): void => {
+        if (controller.signal.aborted) process.exit(130);
+        process.stderr.write(
+          '\nstopping after this step (press Ctrl-C again to quit without a checkpoint)…\n',
+        );
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const result = await train(input, { out, resume, quiet, signal: controller.signal });
+        if (result.status === 'stopped') process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    }),
+  );
 
   program
     .command('eval')

@@ -12,9 +12,10 @@ describe('resolveTrainConfig', () => {
       workers: 1,
       data: undefined,
     });
-    expect(config).toMatchObject({ margin: 3, minNorm: 3, lr: 1e-3, anchorLr: 1e-2 });
-    expect(config.repellerWeight).toBe(DEFAULT_CAM_OPTIONS.repellerWeight);
-    expect(config.minNormWeight).toBe(DEFAULT_CAM_OPTIONS.minNormWeight);
+    expect(config.lossOptions).toMatchObject({ margin: 3, minNorm: 3, anchorInit: 'spread' });
+    expect(config).toMatchObject({ lr: 1e-3, lossLr: 1e-2 });
+    expect(config.lossOptions.repellerWeight).toBe(DEFAULT_CAM_OPTIONS.repellerWeight);
+    expect(config.lossOptions.minNormWeight).toBe(DEFAULT_CAM_OPTIONS.minNormWeight);
     expect(DEFAULT_TRAIN_CONFIG.loss).toBe('cam');
   });
 
@@ -22,9 +23,7 @@ describe('resolveTrainConfig', () => {
     ['epochs', 0],
     ['batchSize', 1.5],
     ['lr', -1],
-    ['anchorLr', Number.NaN],
-    ['margin', 0],
-    ['minNorm', -0.1],
+    ['lossLr', Number.NaN],
     ['dim', 0],
     ['seed', 0.5],
     ['shots', 0],
@@ -41,7 +40,22 @@ describe('resolveTrainConfig', () => {
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', argument, value });
   });
 
-  it('rejects an unknown loss', () => {
-    expect(() => resolveTrainConfig({ dataset: 'mnist', loss: 'triplet' as 'cam' })).toThrow(/loss/);
+  it.each([
+    ['margin', 0],
+    ['minNorm', -0.1],
+    ['anchorInit', 'grid'],
+  ])('rejects the CAM option %s = %s naming it', (option, value) => {
+    expect(() => resolveTrainConfig({ dataset: 'mnist', lossOptions: { [option]: value } })).toThrow(
+      new RegExp(`cam option ${option}`),
+    );
+  });
+
+  it('rejects an unknown loss naming the known ones, and an option the loss does not have', () => {
+    expect(() => resolveTrainConfig({ dataset: 'mnist', loss: 'arcface' })).toThrow(
+      /unknown loss "arcface"; known: .*cam/,
+    );
+    expect(() => resolveTrainConfig({ dataset: 'mnist', lossOptions: { alpha: 32 } })).toThrow(
+      /no option alpha/,
+    );
   });
 });

@@ -1,5 +1,6 @@
-import { AnchorageError, DEFAULT_CAM_OPTIONS } from '@anchorage/loss-core';
+import { AnchorageError } from '@anchorage/loss-core';
 import type { Normalization } from '../data';
+import { getLossFactory, resolveLossOptions } from '../losses/registry';
 
 /** Everything that determines a training run; stored in every checkpoint. */
 export interface TrainConfig {
@@ -8,21 +9,19 @@ export interface TrainConfig {
   /** Dataset folder; `undefined` uses the dataset's default folder. */
   data: string | undefined;
   backbone: string;
-  loss: 'cam';
-  /** CAM margin m: anchors are pushed ≥ 2m apart. */
-  margin: number;
-  /** CAM minimum anchor norm p. */
-  minNorm: number;
-  repellerWeight: number;
-  minNormWeight: number;
-  /** How the anchors start: `spread` (≥ 2m apart) or seeded `random`. */
-  anchorInit: 'spread' | 'random';
+  /** Registered loss name (`cam`, `cross-entropy`, `center`, `contrastive`, `triplet`, `proxy-anchor`). */
+  loss: string;
+  /** The loss's own options (its factory's defaults filled in): CAM's `margin`, triplet's `margin`, … */
+  lossOptions: Record<string, number | string>;
   epochs: number;
   batchSize: number;
   /** Adam learning rate of the backbone. */
   lr: number;
-  /** Adam learning rate of the anchors (their own optimiser). */
-  anchorLr: number;
+  /**
+   * Adam learning rate of the loss's own variables (CAM's anchors, proxies, a classifier head),
+   * which have their own optimiser; default the backbone's `lr` × the loss's `lrScale`.
+   */
+  lossLr: number;
   /** Embedding size d. */
   dim: number;
   seed: number;
@@ -38,22 +37,15 @@ export interface TrainConfig {
   normalization: Normalization;
 }
 
-/** Defaults of the CLI and of {@link resolveTrainConfig}. */
-export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, 'dataset' | 'data'>> = Object.freeze({
+/** Defaults of the CLI and of {@link resolveTrainConfig}; the loss's options default as its factory says. */
+export const DEFAULT_TRAIN_CONFIG: Readonly<
+  Omit<TrainConfig, 'dataset' | 'data' | 'lossOptions' | 'lossLr'>
+> = Object.freeze({
   backbone: 'refcnn',
   loss: 'cam',
-  // loss-core's defaults, m = p = 3, were chosen by the refcnn runs in this package's README
-  // ("Results"): they beat m = p = 1 by 3.6 and 6.7 mAP points in 2-epoch runs on two seeds and by
-  // 0.9 points after 5 full Fashion-MNIST epochs.
-  margin: DEFAULT_CAM_OPTIONS.margin,
-  minNorm: DEFAULT_CAM_OPTIONS.minNorm,
-  repellerWeight: DEFAULT_CAM_OPTIONS.repellerWeight,
-  minNormWeight: DEFAULT_CAM_OPTIONS.minNormWeight,
-  anchorInit: 'spread',
   epochs: 5,
   batchSize: 128,
   lr: 1e-3,
-  anchorLr: 1e-2,
   dim: 64,
   seed: 1,
   backend: 'auto',
@@ -65,7 +57,10 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, 'dataset' | 'data'
 });
 
 /** A config as users give it: the dataset is required, everything else has a default. */
-export type TrainConfigInput = Partial<TrainConfig> & { dataset: string };
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'lossOptions'>> & {
+  dataset: string;
+  lossOptions?: Record<string, unknown>;
+};
 
 function fail(argument: string, value: unknown, rule: string): never {
   throw new AnchorageError('INVALID_ARGUMENT', `${argument} must be ${rule}, got ${String(value)}`, {
@@ -85,27 +80,22 @@ function positive(argument: string, value: number): number {
   return value;
 }
 
-function nonNegative(argument: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    fail(argument, value, 'a finite number ≥ 0');
-  return value;
-}
-
 /** Fills in the defaults and validates every field, throwing `AnchorageError` naming the bad one. */
 export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
-  const c: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, data: undefined, ...input };
-  if (typeof c.dataset !== 'string' || c.dataset === '') fail('dataset', c.dataset, 'a dataset name');
-  if (c.loss !== 'cam') fail('loss', c.loss, '"cam"');
-  positive('margin', c.margin);
-  nonNegative('minNorm', c.minNorm);
-  nonNegative('repellerWeight', c.repellerWeight);
-  nonNegative('minNormWeight', c.minNormWeight);
-  if (c.anchorInit !== 'spread' && c.anchorInit !== 'random')
-    fail('anchorInit', c.anchorInit, '"spread" or "random"');
+  const { lossOptions, lossLr, ...rest } = input;
+  const base = { ...DEFAULT_TRAIN_CONFIG, data: undefined, ...rest };
+  if (typeof base.dataset !== 'string' || base.dataset === '')
+    fail('dataset', base.dataset, 'a dataset name');
+  const factory = getLossFactory(base.loss);
+  positive('lr', base.lr);
+  const c: TrainConfig = {
+    ...base,
+    lossOptions: resolveLossOptions(base.loss, lossOptions ?? {}),
+    lossLr: lossLr ?? base.lr * factory.lrScale,
+  };
   positiveInt('epochs', c.epochs);
   positiveInt('batchSize', c.batchSize);
-  positive('lr', c.lr);
-  positive('anchorLr', c.anchorLr);
+  positive('lossLr', c.lossLr);
   positiveInt('dim', c.dim);
   if (!Number.isInteger(c.seed)) fail('seed', c.seed, 'an integer');
   if (c.shots !== undefined) positiveInt('shots', c.shots);

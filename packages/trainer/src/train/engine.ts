@@ -1,4 +1,3 @@
-import type { CamTerms } from '../cam';
 import type { TrainingSnapshot } from './checkpoint';
 
 /** One batch in the form every engine takes: normalised float32 images B×H×W×C and B labels. */
@@ -8,23 +7,32 @@ export interface EngineBatch {
   size: number;
 }
 
+/** The loss of a step and its named terms (whatever the loss reports), as plain numbers. */
+export type StepTerms = { loss: number } & Record<string, number>;
+
 /** The outcome of one step. When the loss is not finite nothing was applied. */
 export interface StepOutcome {
-  terms: CamTerms;
+  terms: StepTerms;
   applied: boolean;
 }
 
 /**
- * Where the model, the anchors and both optimisers live: on the calling thread
+ * Where the model, the loss's variables and both optimisers live: on the calling thread
  * (`createLocalEngine`) or replicated over worker threads (`createParallelEngine`). The training
  * loop only sees this interface, so checkpoints and resume are the same for both.
  */
 export interface TrainingEngine {
   /** The tfjs backend the steps run on. */
   readonly backend: string;
-  /** Computes the CAM loss of a batch and applies one step of both optimisers. */
+  /** What the retrieval embedding is (the loss decides). */
+  readonly embedding: 'l2-normalized' | 'raw';
+  /** Where the class anchors of the two-stage index come from: the loss, or the class means after training. */
+  readonly classAnchors: 'loss' | 'class-means';
+  /** Computes the loss of a batch and applies one step of both optimisers. */
   step(batch: EngineBatch): Promise<StepOutcome>;
-  /** Model, anchors and optimiser slots as plain data (for checkpoints). */
+  /** Model, loss variables, optimiser slots and the loss's class anchors as plain data (for checkpoints). */
   snapshot(): Promise<TrainingSnapshot>;
+  /** Embeddings of a batch (inference mode, before any normalisation), B×d row-major. */
+  embed(batch: EngineBatch): Promise<Float32Array>;
   dispose(): Promise<void>;
 }

@@ -9,7 +9,10 @@ import {
   sampleShots,
   subset,
 } from '../data';
+import { l2NormalizeRowsInPlace } from '../losses';
 import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './checkpoint';
+import { classMeans } from './class-means';
+import type { TrainConfig } from './config';
 import { evaluateRetrieval, type RetrievalMetrics, type TwoStageMetrics } from './retrieval-metrics';
 
 /** Embeds every image of a dataset (in order) with a model: N×d row-major. */
@@ -40,19 +43,36 @@ export function embedWithModel(
 /** A model restored from a checkpoint, ready for inference. */
 export interface LoadedCheckpoint {
   model: tf.LayersModel;
-  /** C×d row-major. */
-  anchors: Float32Array;
+  /**
+   * The class anchors of the two-stage index, C×d row-major: the loss's own, or the class means
+   * recorded when training finished; `undefined` when neither is known (a stopped run of a loss
+   * without anchors).
+   */
+  classAnchors: Float32Array | undefined;
   state: CheckpointState;
 }
 
 /**
- * Loads the model, anchors and state of a checkpoint (a run's output folder or its `checkpoint/`).
- * The tfjs backend must already be selected.
+ * Loads the model, class anchors and state of a checkpoint (a run's output folder or its
+ * `checkpoint/`). The tfjs backend must already be selected.
  */
 export async function loadCheckpointModel(path: string): Promise<LoadedCheckpoint> {
   const { snapshot, state } = await loadCheckpoint(path);
   const model = await modelFromSnapshot(snapshot.model);
-  return { model, anchors: snapshot.anchors, state };
+  return { model, classAnchors: snapshot.classAnchors, state };
+}
+
+/**
+ * The retrieval embeddings of a dataset as a checkpoint defines them: the model's outputs,
+ * L2-normalised when the loss trained on normalised embeddings.
+ */
+export function retrievalEmbeddings(
+  model: tf.LayersModel,
+  dataset: Dataset,
+  state: Pick<CheckpointState, 'input' | 'embedding' | 'dim'>,
+): Float32Array {
+  const vectors = embedWithModel(model, dataset, { mean: state.input.mean, std: state.input.std });
+  return state.embedding === 'l2-normalized' ? l2NormalizeRowsInPlace(vectors, state.dim) : vectors;
 }
 
 /** The result of `anchorage-train eval`: the protocol's numbers and what they were measured on. */
@@ -65,6 +85,11 @@ export interface EvalReport extends RetrievalMetrics {
   dim: number;
   /** Two-stage search per probe (model evaluation only). */
   twoStage: TwoStageMetrics[];
+  /**
+   * Where the two-stage search's class anchors came from: the loss's own (`loss`), or class means
+   * of the training embeddings (`class-means`; computed from the database when the checkpoint has none).
+   */
+  classAnchors?: 'loss' | 'class-means';
   /** Wall time of embedding and ranking, ms. */
   wallMs: number;
   /** For a model: the training config and progress recorded in the checkpoint. */
@@ -104,7 +129,7 @@ export async function evaluateCheckpoint(options: {
 }): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const started = performance.now();
-  const { model, anchors, state } = await loadCheckpointModel(options.checkpoint);
+  const { model, classAnchors, state } = await loadCheckpointModel(options.checkpoint);
   try {
     const name = options.dataset ?? state.config.dataset;
     const dir = options.data ?? (options.dataset === undefined ? state.config.data : undefined);
@@ -119,10 +144,10 @@ export async function evaluateCheckpoint(options: {
         { argument: 'dataset', value: name },
       );
     }
-    const normalization = { mean: state.input.mean, std: state.input.std };
     log(`embedding ${database.labels.length} database and ${queries.labels.length} query images…`);
-    const dbVectors = embedWithModel(model, database, normalization);
-    const queryVectors = embedWithModel(model, queries, normalization);
+    const dbVectors = retrievalEmbeddings(model, database, state);
+    const queryVectors = retrievalEmbeddings(model, queries, state);
+    const anchors = classAnchors ?? classMeans(dbVectors, database.labels, classes, state.dim);
     log(`ranking (${((performance.now() - started) / 1000).toFixed(1)} s so far)…`);
     const { exhaustive, twoStage } = evaluateRetrieval({
       database: dbVectors,
@@ -142,6 +167,7 @@ export async function evaluateCheckpoint(options: {
       dim: state.dim,
       ...exhaustive,
       twoStage,
+      classAnchors: state.classAnchors,
       wallMs: performance.now() - started,
       training: { config: state.config, progress: state.progress, backend: state.backend },
     };
@@ -182,6 +208,12 @@ export async function evaluatePixelBaseline(options: {
   };
 }
 
+function lossText(config: TrainConfig | undefined): string {
+  if (config === undefined) return 'unknown loss';
+  const options = Object.entries(config.lossOptions).map(([name, v]) => `${name} ${v}`);
+  return options.length > 0 ? `${config.loss} (${options.join(', ')})` : config.loss;
+}
+
 function pct(value: number): string {
   return `${(100 * value).toFixed(2)}`;
 }
@@ -192,9 +224,9 @@ export function formatEvalReport(report: EvalReport): string {
   const what =
     report.method === 'pixels'
       ? `raw pixels (${report.dim}-d, L2)`
-      : `${report.training?.config.backbone ?? 'model'} d=${report.dim}, CAM ` +
-        `(margin ${report.training?.config.margin}, minNorm ${report.training?.config.minNorm}), ` +
-        `${report.training?.progress.epoch} epochs`;
+      : `${report.training?.config.backbone ?? 'model'} d=${report.dim}, ${lossText(report.training?.config)}, ` +
+        `${report.training?.progress.epoch} epochs` +
+        (report.classAnchors === 'class-means' ? '; two-stage anchors: class means' : '');
   lines.push(
     `${report.dataset}: database ${report.databaseSize} (train), queries ${report.querySize} (test); ${what}`,
   );

@@ -1,16 +1,17 @@
-import { AnchorageError, initAnchors } from '@anchorage/loss-core';
+import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
-import { type CamTerms, TfCamLoss } from '../cam';
+import { createLoss, type TrainableLoss } from '../losses';
 import { createBackbone } from '../models';
 import {
   modelFromSnapshot,
   modelSnapshot,
   optimizerSnapshot,
   restoreOptimizer,
+  type TensorBundle,
   type TrainingSnapshot,
 } from './checkpoint';
 import type { TrainConfig } from './config';
-import type { EngineBatch, StepOutcome, TrainingEngine } from './engine';
+import type { EngineBatch, StepOutcome, StepTerms, TrainingEngine } from './engine';
 
 /** What a local engine needs besides the config. */
 export interface LocalEngineOptions {
@@ -19,156 +20,325 @@ export interface LocalEngineOptions {
   inputShape: [number, number, number];
   classes: number;
   /** Continue from this state instead of a fresh seeded initialisation. */
-  snapshot?: TrainingSnapshot;
+  snapshot?: TrainingSnapshot | undefined;
 }
 
-/** The gradients of one batch, flattened: every trainable model weight in order, then the anchors. */
+/**
+ * The gradients of a batch, flattened: every trainable model weight in order, then the loss's
+ * trainable variables in the order of `loss.variables`.
+ */
 export interface FlatGradients {
-  terms: CamTerms;
+  terms: StepTerms;
   /** `undefined` when the loss was not finite. */
   values: Float32Array | undefined;
+  /** The batch's embeddings, B×d, when the loss has an `afterStep` (it needs the whole batch's). */
+  embeddings?: Float32Array;
 }
 
-/** A {@link TrainingEngine} on the calling thread, plus the split step the parallel engine uses. */
+/** The gradient of the loss of a whole batch with respect to its embeddings and the loss's variables. */
+export interface LossGradients {
+  terms: StepTerms;
+  /** B×d; `undefined` when the loss was not finite. */
+  embeddings: Float32Array | undefined;
+  /** The loss's trainable variables, flattened in the order of `loss.variables`. */
+  variables: Float32Array | undefined;
+}
+
+/** A {@link TrainingEngine} on the calling thread, plus the split steps the parallel engine uses. */
 export interface LocalEngine extends TrainingEngine {
   readonly model: tf.LayersModel;
-  readonly cam: TfCamLoss;
+  readonly loss: TrainableLoss;
   /** Number of floats in {@link FlatGradients.values}. */
   readonly gradientLength: number;
-  /** Loss and gradients of a batch without applying them. */
-  gradients(batch: EngineBatch): FlatGradients;
-  /** Applies flattened gradients (same layout as {@link LocalEngine.gradients}) with both optimisers. */
+  /** Of which the model's weights come first. */
+  readonly modelGradientLength: number;
+  /** Loss and gradients of a batch without applying them (exact in parts only if `loss.meanOverBatch`). */
+  gradients(batch: EngineBatch): Promise<FlatGradients>;
+  /** Embeddings of a batch in training mode, B×d: what the loss sees. */
+  trainingEmbeddings(batch: EngineBatch): Promise<Float32Array>;
+  /** The loss of a whole batch's embeddings and its gradient (embeddings and loss variables). */
+  lossGradients(embeddings: Float32Array, labels: Int32Array): Promise<LossGradients>;
+  /** Back-propagates a gradient with respect to a batch's embeddings (B×d) to the model's weights. */
+  backpropagate(batch: EngineBatch, embeddingGradient: Float32Array): Promise<Float32Array>;
+  /** Applies flattened gradients (layout of {@link LocalEngine.gradients}) with both optimisers. */
   applyGradients(values: Float32Array): void;
+  /** Runs the loss's `afterStep` on a batch's embeddings (no-op when it has none). */
+  afterStep(embeddings: Float32Array, labels: Int32Array): void;
+  /** Every model weight then every loss variable (trainable or not), flattened. */
+  weights(): Promise<Float32Array>;
 }
 
 function isNonFinite(error: unknown): boolean {
   return error instanceof AnchorageError && error.code === 'NON_FINITE';
 }
 
-const nanTerms: CamTerms = {
-  loss: Number.NaN,
-  attractor: Number.NaN,
-  repeller: Number.NaN,
-  minNorm: Number.NaN,
-};
+async function readTerms(value: tf.Scalar, terms: Record<string, tf.Scalar>): Promise<StepTerms> {
+  const out: StepTerms = { loss: (await value.data())[0]! };
+  for (const [name, t] of Object.entries(terms)) out[name] = (await t.data())[0]!;
+  return out;
+}
+
+async function flatten(tensors: readonly tf.Tensor[], length: number): Promise<Float32Array> {
+  const values = new Float32Array(length);
+  let offset = 0;
+  for (const t of tensors) {
+    values.set((await t.data()) as Float32Array, offset);
+    offset += t.size;
+  }
+  return values;
+}
+
+/** The loss's variables as a tensor bundle (names as in `loss.variables`). */
+export async function lossVariablesSnapshot(loss: TrainableLoss): Promise<TensorBundle> {
+  const encoded = await tf.io.encodeWeights(loss.variables as tf.NamedTensorMap);
+  return { specs: encoded.specs, data: encoded.data };
+}
+
+/** Restores the loss's variables from a bundle written by {@link lossVariablesSnapshot}, bit for bit. */
+export function restoreLossVariables(loss: TrainableLoss, bundle: TensorBundle): void {
+  const decoded = tf.io.decodeWeights(bundle.data, bundle.specs);
+  try {
+    for (const [name, variable] of Object.entries(loss.variables)) {
+      const value = decoded[name];
+      if (value === undefined || value.shape.join() !== variable.shape.join()) {
+        throw new AnchorageError(
+          'DIMENSION_MISMATCH',
+          `the checkpoint's ${loss.name} variable "${name}" is ${value ? `[${value.shape}]` : 'missing'}, expected [${variable.shape}]`,
+          { argument: 'checkpoint', value: name },
+        );
+      }
+      variable.assign(value);
+    }
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
+}
 
 /**
- * Builds the backbone (seeded) and the anchors, or restores them and both optimisers from a
- * snapshot. The backend must already be selected.
+ * Builds the backbone (seeded) and the loss, or restores them and both optimisers from a snapshot.
+ * The backend must already be selected.
  */
 export async function createLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
   const { config, inputShape, classes, snapshot } = options;
   const model = snapshot
     ? await modelFromSnapshot(snapshot.model)
     : createBackbone(config.backbone, { inputShape, dim: config.dim, seed: config.seed });
-  const anchors =
-    snapshot?.anchors ??
-    initAnchors(classes, config.dim, {
-      strategy: config.anchorInit,
-      seed: config.seed,
-      margin: config.margin,
-      minNorm: config.minNorm,
-    });
-  const cam = new TfCamLoss({
+  const loss = createLoss(config.loss, {
+    ...config.lossOptions,
     classes,
     dim: config.dim,
-    anchors,
-    margin: config.margin,
-    minNorm: config.minNorm,
-    repellerWeight: config.repellerWeight,
-    minNormWeight: config.minNormWeight,
+    seed: config.seed,
   });
+  if (snapshot) restoreLossVariables(loss, snapshot.loss);
   const modelOptimizer = tf.train.adam(config.lr);
-  const anchorOptimizer = tf.train.adam(config.anchorLr);
+  const lossOptimizer = tf.train.adam(config.lossLr);
   if (snapshot) {
     await restoreOptimizer(modelOptimizer, snapshot.optimizers.model);
-    await restoreOptimizer(anchorOptimizer, snapshot.optimizers.anchors);
+    await restoreOptimizer(lossOptimizer, snapshot.optimizers.loss);
   }
   // LayerVariable.read() is the underlying tf.Variable, which is what tf.variableGrads tracks.
   const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const variables = [...weights, cam.anchors];
+  const lossVariables = Object.values(loss.variables);
+  const lossTrainables = lossVariables.filter((v) => v.trainable);
+  const variables = [...weights, ...lossTrainables];
   const sizes = variables.map((v) => v.size);
   const gradientLength = sizes.reduce((a, b) => a + b, 0);
+  const modelGradientLength = weights.reduce((n, w) => n + w.size, 0);
+  const lossGradientLength = gradientLength - modelGradientLength;
   const [height, width, channels] = inputShape;
+  const dim = config.dim;
+  const images = (batch: EngineBatch) => tf.tensor4d(batch.images, [batch.size, height, width, channels]);
 
-  /** Loss and gradient tensors of a batch; the caller disposes the gradients. */
-  const lossAndGrads = (batch: EngineBatch): { terms: CamTerms; grads: tf.NamedTensorMap | undefined } => {
-    const x = tf.tensor4d(batch.images, [batch.size, height, width, channels]);
+  /** Gradients of `f` by `list`, zeros for a variable `f` does not reach; undefined when not finite. */
+  const gradientsOf = async (
+    f: () => tf.Scalar,
+    list: tf.Variable[],
+  ): Promise<{ value: tf.Scalar; grads: tf.Tensor[] } | undefined> => {
+    const { value, grads } = tf.variableGrads(f, list);
+    if (!Number.isFinite((await value.data())[0]!)) {
+      tf.dispose(Object.values(grads));
+      return { value, grads: [] };
+    }
+    return { value, grads: list.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
+  };
+
+  /** Loss and gradient tensors of a batch; the caller disposes what it gets. */
+  const lossAndGrads = async (
+    batch: EngineBatch,
+  ): Promise<{ terms: StepTerms; grads: tf.Tensor[] | undefined; embeddings: tf.Tensor2D | undefined }> => {
+    const x = images(batch);
+    const y = tf.tensor1d(batch.labels, 'int32');
+    let terms: Record<string, tf.Scalar> = {};
+    let embeddings: tf.Tensor2D | undefined;
     try {
-      const { value, grads } = tf.variableGrads(
-        () => cam.apply(model.apply(x, { training: true }) as tf.Tensor2D, batch.labels),
-        variables,
-      );
-      value.dispose();
-      const terms = { ...cam.lastTerms! };
-      if (!Number.isFinite(terms.loss)) {
-        tf.dispose(Object.values(grads));
-        return { terms, grads: undefined };
+      const result = await gradientsOf(() => {
+        const e = model.apply(x, { training: true }) as tf.Tensor2D;
+        const out = loss.compute(e, y);
+        // variableGrads disposes what its function made: keep what the step still needs.
+        terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
+        if (loss.afterStep) embeddings = tf.keep(e);
+        return out.loss;
+      }, variables);
+      const read = await readTerms(result!.value, terms);
+      result!.value.dispose();
+      if (result!.grads.length === 0) {
+        embeddings?.dispose();
+        return { terms: read, grads: undefined, embeddings: undefined };
       }
-      return { terms, grads };
+      return { terms: read, grads: result!.grads, embeddings };
     } catch (error) {
+      embeddings?.dispose();
       // loss-core refuses NaN/Inf embeddings: the weights have diverged.
-      if (isNonFinite(error)) return { terms: nanTerms, grads: undefined };
+      if (isNonFinite(error)) return { terms: { loss: Number.NaN }, grads: undefined, embeddings: undefined };
       throw error;
     } finally {
-      x.dispose();
+      tf.dispose([x, y, ...Object.values(terms)]);
     }
   };
 
-  const applyNamed = (grads: tf.NamedTensorMap): void => {
-    modelOptimizer.applyGradients(weights.map((w) => ({ name: w.name, tensor: grads[w.name]! })));
-    anchorOptimizer.applyGradients([{ name: cam.anchors.name, tensor: grads[cam.anchors.name]! }]);
+  const apply = (grads: readonly tf.Tensor[]): void => {
+    modelOptimizer.applyGradients(weights.map((w, i) => ({ name: w.name, tensor: grads[i]! })));
+    if (lossTrainables.length > 0) {
+      lossOptimizer.applyGradients(
+        lossTrainables.map((v, i) => ({ name: v.name, tensor: grads[weights.length + i]! })),
+      );
+    }
   };
 
+  const afterStep = (embeddings: tf.Tensor2D, labels: Int32Array): void => {
+    if (!loss.afterStep) return;
+    tf.tidy(() => loss.afterStep!(embeddings, tf.tensor1d(labels, 'int32')));
+  };
+
+  const classAnchors = (await loss.classAnchors()) === undefined ? 'class-means' : 'loss';
   return {
     backend: tf.getBackend(),
+    embedding: loss.embedding,
+    classAnchors,
     model,
-    cam,
+    loss,
     gradientLength,
+    modelGradientLength,
     async step(batch: EngineBatch): Promise<StepOutcome> {
-      const { terms, grads } = lossAndGrads(batch);
+      const { terms, grads, embeddings } = await lossAndGrads(batch);
       if (grads === undefined) return { terms, applied: false };
-      applyNamed(grads);
-      tf.dispose(Object.values(grads));
+      apply(grads);
+      tf.dispose(grads);
+      if (embeddings) {
+        afterStep(embeddings, batch.labels);
+        embeddings.dispose();
+      }
       return { terms, applied: true };
     },
-    gradients(batch: EngineBatch): FlatGradients {
-      const { terms, grads } = lossAndGrads(batch);
+    async gradients(batch: EngineBatch): Promise<FlatGradients> {
+      const { terms, grads, embeddings } = await lossAndGrads(batch);
       if (grads === undefined) return { terms, values: undefined };
-      const values = new Float32Array(gradientLength);
-      let offset = 0;
-      for (const v of variables) {
-        const g = grads[v.name]!;
-        values.set(g.dataSync() as Float32Array, offset);
-        offset += v.size;
+      const values = await flatten(grads, gradientLength);
+      tf.dispose(grads);
+      if (embeddings === undefined) return { terms, values };
+      const e = (await embeddings.data()) as Float32Array;
+      embeddings.dispose();
+      return { terms, values, embeddings: e };
+    },
+    async trainingEmbeddings(batch: EngineBatch): Promise<Float32Array> {
+      const e = tf.tidy(() => model.apply(images(batch), { training: true }) as tf.Tensor);
+      const values = (await e.data()) as Float32Array;
+      e.dispose();
+      return values;
+    },
+    async lossGradients(embeddings: Float32Array, labels: Int32Array): Promise<LossGradients> {
+      // A variable, so that variableGrads differentiates by the embeddings as well.
+      const e = tf.variable(tf.tensor2d(embeddings, [labels.length, dim]), true);
+      const y = tf.tensor1d(labels, 'int32');
+      let terms: Record<string, tf.Scalar> = {};
+      try {
+        const result = await gradientsOf(() => {
+          const out = loss.compute(e, y);
+          terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
+          return out.loss;
+        }, [e, ...lossTrainables]);
+        const read = await readTerms(result!.value, terms);
+        result!.value.dispose();
+        if (result!.grads.length === 0) return { terms: read, embeddings: undefined, variables: undefined };
+        const [ge, ...gv] = result!.grads;
+        const out = {
+          terms: read,
+          embeddings: (await ge!.data()) as Float32Array,
+          variables: await flatten(gv, lossGradientLength),
+        };
+        tf.dispose(result!.grads);
+        return out;
+      } catch (error) {
+        if (isNonFinite(error))
+          return { terms: { loss: Number.NaN }, embeddings: undefined, variables: undefined };
+        throw error;
+      } finally {
+        tf.dispose([e, y, ...Object.values(terms)]);
       }
-      tf.dispose(Object.values(grads));
-      return { terms, values };
+    },
+    async backpropagate(batch: EngineBatch, embeddingGradient: Float32Array): Promise<Float32Array> {
+      const x = images(batch);
+      const g = tf.tensor2d(embeddingGradient, [batch.size, dim]);
+      try {
+        // d/dθ Σ e(θ)·g = J(θ)ᵀ g: the chain rule's next step with the given upstream gradient.
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, g)) as tf.Scalar,
+          weights,
+        );
+        value.dispose();
+        const list = weights.map((w) => grads[w.name] ?? tf.zerosLike(w));
+        const values = await flatten(list, modelGradientLength);
+        tf.dispose(list);
+        return values;
+      } finally {
+        tf.dispose([x, g]);
+      }
     },
     applyGradients(values: Float32Array): void {
-      const grads: tf.NamedTensorMap = {};
       let offset = 0;
-      variables.forEach((v, i) => {
-        grads[v.name] = tf.tensor(values.slice(offset, offset + sizes[i]!), v.shape);
+      const grads = variables.map((v, i) => {
+        const t = tf.tensor(values.subarray(offset, offset + sizes[i]!).slice(), v.shape);
         offset += sizes[i]!;
+        return t;
       });
-      applyNamed(grads);
-      tf.dispose(Object.values(grads));
+      apply(grads);
+      tf.dispose(grads);
+    },
+    afterStep(embeddings: Float32Array, labels: Int32Array): void {
+      if (!loss.afterStep) return;
+      const e = tf.tensor2d(embeddings, [labels.length, dim]);
+      afterStep(e, labels);
+      e.dispose();
+    },
+    async embed(batch: EngineBatch): Promise<Float32Array> {
+      const e = tf.tidy(() => model.predict(images(batch)) as tf.Tensor);
+      const values = (await e.data()) as Float32Array;
+      e.dispose();
+      return values;
+    },
+    async weights(): Promise<Float32Array> {
+      const parts = [...model.weights.map((w) => w.read()), ...lossVariables];
+      return flatten(
+        parts,
+        parts.reduce((n, t) => n + t.size, 0),
+      );
     },
     async snapshot(): Promise<TrainingSnapshot> {
+      const classAnchors = await loss.classAnchors();
       return {
         model: await modelSnapshot(model),
-        anchors: cam.anchorValues(),
+        loss: await lossVariablesSnapshot(loss),
         optimizers: {
           model: await optimizerSnapshot(modelOptimizer),
-          anchors: await optimizerSnapshot(anchorOptimizer),
+          loss: await optimizerSnapshot(lossOptimizer),
         },
+        ...(classAnchors === undefined ? {} : { classAnchors }),
       };
     },
     async dispose(): Promise<void> {
       modelOptimizer.dispose();
-      anchorOptimizer.dispose();
-      cam.dispose();
+      lossOptimizer.dispose();
+      loss.dispose();
       model.dispose();
     },
   };

@@ -1,11 +1,11 @@
 import cliProgress from 'cli-progress';
-import type { CamTerms } from '../cam';
+import type { StepTerms } from './engine';
 
 /** Live progress of a run: a bar on a terminal, nothing otherwise (epoch lines still go to the log). */
 export interface ProgressReporter {
   update(
     step: number,
-    info: { epoch: number; epochs: number; terms: CamTerms; images: number; stepMs: number },
+    info: { epoch: number; epochs: number; terms: StepTerms; images: number; stepMs: number },
   ): void;
   /** Prints a line without breaking the bar. */
   log(line: string): void;
@@ -14,6 +14,12 @@ export interface ProgressReporter {
 
 function format(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toPrecision(4);
+}
+
+/** The loss's own terms, as the loss names them: ` (attractor 1.2, repeller 0.03)`. */
+function termsText(terms: StepTerms): string {
+  const parts = Object.entries(terms).filter(([name]) => name !== 'loss');
+  return parts.length === 0 ? '' : ` (${parts.map(([name, v]) => `${name} ${format(v)}`).join(' ')})`;
 }
 
 /**
@@ -35,7 +41,7 @@ export function createProgressReporter(options: {
       stream: process.stderr,
       format:
         'epoch {epoch}/{epochs} {bar} {value}/{total} | {stepsPerSec} step/s {imagesPerSec} img/s | ' +
-        'loss {loss} (A {attractor} R {repeller} N {minNorm}) | ETA {eta_formatted}',
+        'loss {loss}{terms} | ETA {eta_formatted}',
       barsize: 24,
       etaBuffer: 50,
       hideCursor: true,
@@ -49,9 +55,7 @@ export function createProgressReporter(options: {
     stepsPerSec: '-',
     imagesPerSec: '-',
     loss: '-',
-    attractor: '-',
-    repeller: '-',
-    minNorm: '-',
+    terms: '',
   });
   let smoothMs = 0;
   let stopped = false;
@@ -64,9 +68,7 @@ export function createProgressReporter(options: {
         stepsPerSec: (1000 / smoothMs).toFixed(2),
         imagesPerSec: ((1000 * info.images) / smoothMs).toFixed(0),
         loss: format(info.terms.loss),
-        attractor: format(info.terms.attractor),
-        repeller: format(info.terms.repeller),
-        minNorm: format(info.terms.minNorm),
+        terms: termsText(info.terms),
       });
     },
     log(line) {

@@ -13,15 +13,15 @@ const hasData = existsSync(join(DEBIAN_FASHION_MNIST_DIR, 'train-images-idx3-uby
 const root = await mkdtemp(join(tmpdir(), 'anchorage-train-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-/** Bytes of everything trainable in a run's checkpoint: weights, anchors and both optimisers. */
+/** Bytes of everything trainable in a run's checkpoint: weights, loss variables, class anchors and both optimisers. */
 async function trainedBytes(out: string): Promise<Record<string, Buffer>> {
   const dir = join(out, 'checkpoint');
-  const names = ['weights.bin', 'anchors.json', 'optimizer-model.bin', 'optimizer-anchors.bin'];
+  const names = ['weights.bin', 'loss.bin', 'anchors.json', 'optimizer-model.bin', 'optimizer-loss.bin'];
   const files = await Promise.all(names.map((name) => readFile(join(dir, name))));
   // optimizer.json names Adam's slots after the model's variables, whose numeric suffixes depend on
   // how many models the process built before; the slot values and β powers are what must match.
   const optimizer = JSON.parse(await readFile(join(dir, 'optimizer.json'), 'utf8'));
-  const betas = ['model', 'anchors'].map((k) => [optimizer[k].accBeta1, optimizer[k].accBeta2]);
+  const betas = ['model', 'loss'].map((k) => [optimizer[k].accBeta1, optimizer[k].accBeta2]);
   return {
     ...Object.fromEntries(names.map((name, i) => [name, files[i]!])),
     betas: Buffer.from(JSON.stringify(betas)),

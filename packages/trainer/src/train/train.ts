@@ -2,7 +2,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import type { BackendRequest } from '../backends';
-import type { CamTerms } from '../cam';
 import {
   batchCount,
   type Dataset,
@@ -13,6 +12,7 @@ import {
   sampleShots,
   subset,
 } from '../data';
+import { l2NormalizeRowsInPlace } from '../losses';
 import { Random, type RandomState } from '../random';
 import {
   CHECKPOINT_DIR,
@@ -24,8 +24,9 @@ import {
   type TrainingSnapshot,
   type TrainProgress,
 } from './checkpoint';
+import { classMeans } from './class-means';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
-import type { TrainingEngine } from './engine';
+import type { StepTerms, TrainingEngine } from './engine';
 import { createProgressReporter } from './progress';
 
 /** What {@link train} reports after each applied step. */
@@ -35,7 +36,7 @@ export interface StepEvent {
   step: number;
   batchInEpoch: number;
   batchesPerEpoch: number;
-  terms: CamTerms;
+  terms: StepTerms;
   /** Images in this step's batch. */
   batchSize: number;
 }
@@ -46,7 +47,7 @@ export interface TrainOptions {
   out: string;
   /**
    * Continue from `out`'s checkpoint. The config comes from the checkpoint; only `epochs`,
-   * `backend`, `workers`, `lr` and `anchorLr` given in the input replace the recorded ones.
+   * `backend`, `workers`, `lr` and `lossLr` given in the input replace the recorded ones.
    */
   resume?: boolean;
   /** Aborting stops after the current step and writes a checkpoint (the CLI wires SIGINT to it). */
@@ -65,7 +66,7 @@ export interface TrainResult {
   config: TrainConfig;
   progress: TrainProgress;
   checkpointDir: string;
-  lastTerms: CamTerms | undefined;
+  lastTerms: StepTerms | undefined;
   backend: string;
 }
 
@@ -100,7 +101,27 @@ export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
 }
 
 /**
- * Trains a backbone and its class anchors with the CAM loss. Seeded end to end: the same config
+ * The class means of the training set's retrieval embeddings (normalised when the loss's are):
+ * the class anchors of a loss that has none of its own, computed once training has finished.
+ */
+async function trainingClassMeans(
+  engine: TrainingEngine,
+  trainSet: Dataset,
+  config: TrainConfig,
+): Promise<Float32Array> {
+  const classes = trainSet.classes.length;
+  const vectors = new Float32Array(trainSet.labels.length * config.dim);
+  let offset = 0;
+  for (const batch of iterateBatches(trainSet, { batchSize: 256, normalization: config.normalization })) {
+    vectors.set(await engine.embed(batch), offset);
+    offset += batch.size * config.dim;
+  }
+  if (engine.embedding === 'l2-normalized') l2NormalizeRowsInPlace(vectors, config.dim);
+  return classMeans(vectors, trainSet.labels, classes, config.dim);
+}
+
+/**
+ * Trains a backbone with a registered loss (CAM by default) and the loss's own variables. Seeded end to end: the same config
  * on the same backend gives the same weights, and a run stopped and resumed from its checkpoint
  * gives the same weights as one that never stopped. Writes `out/metrics.jsonl` (one JSON object
  * per step and per epoch) and `out/checkpoint/` after every epoch and when stopped. A NaN/Inf
@@ -125,7 +146,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
       backend: input.backend ?? recorded.backend,
       workers: input.workers ?? recorded.workers,
       lr: input.lr ?? recorded.lr,
-      anchorLr: input.anchorLr ?? recorded.anchorLr,
+      lossLr: input.lossLr ?? recorded.lossLr,
     });
     log(
       `resuming ${existing} at epoch ${restored.state.progress.epoch + 1}, step ${restored.state.progress.step}`,
@@ -152,7 +173,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
   const progress: TrainProgress = restored
     ? { ...restored.state.progress }
     : { epoch: 0, batchInEpoch: 0, step: 0, epochRngState: rng.getState(), elapsedMs: 0 };
-  let lastTerms: CamTerms | undefined = restored?.state.lastTerms;
+  let lastTerms: StepTerms | undefined = restored?.state.lastTerms;
 
   const engine = await createEngine(config, inputShape, classes, restored?.snapshot, log);
   mkdirSync(options.out, { recursive: true });
@@ -166,11 +187,13 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
     config,
   });
   log(
-    `training ${config.backbone} (d=${config.dim}) with CAM on ${config.dataset} (${size} images, ${classes} classes), ` +
+    `training ${config.backbone} (d=${config.dim}) with ${config.loss} on ${config.dataset} (${size} images, ${classes} classes), ` +
       `${config.epochs} epochs × ${batchesPerEpoch} batches of ${config.batchSize}, backend ${engine.backend}`,
   );
 
   let hasCheckpoint = restored !== undefined;
+  // Class means are the class anchors of a loss without its own; known once training has finished.
+  let finalClassMeans: Float32Array | undefined;
   const checkpoint = async (): Promise<void> => {
     const state: CheckpointState = {
       formatVersion: CHECKPOINT_FORMAT_VERSION,
@@ -184,12 +207,17 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         std: [...config.normalization.std],
       },
       dim: config.dim,
+      embedding: engine.embedding,
+      classAnchors: engine.classAnchors,
       progress: { ...progress },
       lastTerms,
       backend: engine.backend,
       savedAt: new Date().toISOString(),
     };
-    await saveCheckpoint(checkpointDir, await engine.snapshot(), state);
+    const snapshot = await engine.snapshot();
+    if (snapshot.classAnchors === undefined && finalClassMeans !== undefined)
+      snapshot.classAnchors = finalClassMeans;
+    await saveCheckpoint(checkpointDir, snapshot, state);
     hasCheckpoint = true;
   };
 
@@ -215,7 +243,8 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
       const epoch = progress.epoch;
       rng.setState(progress.epochRngState as RandomState);
       const order = epochOrder(size, rng);
-      const epochSums = { loss: 0, attractor: 0, repeller: 0, minNorm: 0, count: 0 };
+      const epochSums: Record<string, number> = {};
+      let epochCount = 0;
       const batches = iterateBatches(trainSet, {
         batchSize: config.batchSize,
         order,
@@ -228,24 +257,24 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         if (!outcome.applied) {
           reporter.stop();
           const t = outcome.terms;
+          const parts = Object.entries(t).filter(([name]) => name !== 'loss');
           const message =
-            `the loss became ${t.loss} at epoch ${epoch + 1}, batch ${progress.batchInEpoch + 1} ` +
-            `(attractor ${t.attractor}, repeller ${t.repeller}, minNorm ${t.minNorm}); training stopped. ` +
+            `the ${config.loss} loss became ${t.loss} at epoch ${epoch + 1}, batch ${progress.batchInEpoch + 1}` +
+            `${parts.length > 0 ? ` (${parts.map(([n, v]) => `${n} ${v}`).join(', ')})` : ''}; training stopped. ` +
             (hasCheckpoint
               ? `The last good checkpoint is kept in ${checkpointDir}. `
               : 'No checkpoint was written. ') +
-            'Lower --lr / --anchor-lr.';
+            'Lower --lr / --loss-lr.';
           record({ type: 'error', code: 'NON_FINITE', epoch, step: progress.step, terms: t, message });
           throw new AnchorageError('NON_FINITE', message, { argument: 'lr', value: config.lr });
         }
         progress.batchInEpoch += 1;
         progress.step += 1;
         lastTerms = outcome.terms;
-        epochSums.loss += outcome.terms.loss * batch.size;
-        epochSums.attractor += outcome.terms.attractor * batch.size;
-        epochSums.repeller += outcome.terms.repeller * batch.size;
-        epochSums.minNorm += outcome.terms.minNorm * batch.size;
-        epochSums.count += batch.size;
+        for (const [name, value] of Object.entries(outcome.terms)) {
+          epochSums[name] = (epochSums[name] ?? 0) + value * batch.size;
+        }
+        epochCount += batch.size;
         const stepMs = performance.now() - stepStart;
         record({ type: 'step', epoch, step: progress.step, ...outcome.terms, images: batch.size, stepMs });
         reporter.update(progress.step, {
@@ -282,20 +311,19 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
       progress.batchInEpoch = 0;
       progress.epochRngState = rng.getState();
       progress.elapsedMs = elapsed();
+      if (progress.epoch === config.epochs && engine.classAnchors === 'class-means') {
+        finalClassMeans = await trainingClassMeans(engine, trainSet, config);
+      }
       sessionStart = performance.now();
       await checkpoint();
-      const n = Math.max(epochSums.count, 1);
-      const means = {
-        loss: epochSums.loss / n,
-        attractor: epochSums.attractor / n,
-        repeller: epochSums.repeller / n,
-        minNorm: epochSums.minNorm / n,
-      };
+      const n = Math.max(epochCount, 1);
+      const means = Object.fromEntries(Object.entries(epochSums).map(([name, sum]) => [name, sum / n]));
       record({ type: 'epoch', epoch, step: progress.step, ...means, elapsedMs: progress.elapsedMs });
+      const { loss: meanLoss = Number.NaN, ...meanTerms } = means;
+      const details = Object.entries(meanTerms).map(([name, v]) => `${name} ${v.toFixed(4)}`);
       reporter.log(
-        `epoch ${epoch + 1}/${config.epochs}: loss ${means.loss.toFixed(4)} (attractor ${means.attractor.toFixed(4)}, ` +
-          `repeller ${means.repeller.toFixed(4)}, minNorm ${means.minNorm.toFixed(4)}), ` +
-          `${(progress.elapsedMs / 1000).toFixed(1)} s`,
+        `epoch ${epoch + 1}/${config.epochs}: loss ${meanLoss.toFixed(4)}` +
+          `${details.length > 0 ? ` (${details.join(', ')})` : ''}, ${(progress.elapsedMs / 1000).toFixed(1)} s`,
       );
     }
     reporter.stop();
