@@ -1,14 +1,15 @@
 /**
  * A browsable page over `/openapi.json` served at `GET /docs`: every operation with its summary,
- * parameters, request and response schemas. Self-contained (no CDN), so it works offline.
+ * parameters, request and response schemas. Self-contained (no CDN), so it works offline. `nonce`
+ * marks the inline style and script as the page's own for the Content-Security-Policy.
  */
-export function apiPage(): string {
+export function apiPage(nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>anchorage API</title>
-<style>
+<style nonce="${nonce}">
   body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 20px; color: #1d2330; }
   details { border: 1px solid #dde; border-radius: 6px; margin: 8px 0; padding: 6px 10px; }
   summary { cursor: pointer; }
@@ -20,7 +21,7 @@ export function apiPage(): string {
 <h1>anchorage API</h1>
 <p id="info">Loading <a href="/openapi.json">/openapi.json</a>…</p>
 <div id="ops"></div>
-<script>
+<script nonce="${nonce}">
 function resolve(doc, schema) {
   if (schema && schema.$ref) {
     const name = schema.$ref.split('/').pop();

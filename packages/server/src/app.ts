@@ -6,14 +6,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
+import { NONCE, type SecureHeadersVariables, secureHeaders } from 'hono/secure-headers';
 import pino from 'pino';
 import { apiPage } from './api-page.js';
 import { ApiKeys } from './auth.js';
 import type { ModelBundle } from './bundle.js';
-import type { Catalog, CatalogResult, ItemRecord } from './catalog.js';
+import { type Catalog, type CatalogResult, checkBatchIds, type ItemRecord } from './catalog.js';
 import { demoPage } from './demo-page.js';
 import type { OnnxEmbedder } from './embedder.js';
-import { ApiError, toApiError } from './errors.js';
+import { ApiError, type ApiErrorCode, toApiError } from './errors.js';
 import { decodeImage } from './image.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
@@ -29,6 +30,13 @@ import {
   searchResponseSchema,
   statsSchema,
 } from './schemas.js';
+import {
+  checkSearchCost,
+  DEFAULT_SEARCH_LIMITS,
+  type SearchLimits,
+  type SearchShape,
+  searchCost,
+} from './search-cost.js';
 
 /** Behaviour the operator configures. */
 export interface AppOptions {
@@ -44,6 +52,16 @@ export interface AppOptions {
   metadataLimitBytes?: number;
   /** Per-client token bucket (client = API key, else remote address); off when absent. */
   rateLimit?: { perSecond: number; burst: number };
+  /**
+   * Failed authentications (401, 403) allowed per client address: `burst` at once, then
+   * `perSecond`; past that the address gets 429 before its key is even looked at. Default 10 and
+   * 0.5/s; `false` turns it off.
+   */
+  authFailureLimit?: { perSecond: number; burst: number } | false;
+  /** Limits on one search request (results and work; see `searchCost`). */
+  searchLimits?: Partial<SearchLimits>;
+  /** Largest search answer in bytes of JSON, metadata included (default 64 MiB). */
+  maxResponseBytes?: number;
 }
 
 /** What the app serves. */
@@ -85,30 +103,53 @@ function describe(config: RouteConfig): RouteConfig {
   return createRoute(config);
 }
 
-/** First zod issue, as a client-facing error: ranges are OUT_OF_RANGE, the rest VALIDATION_FAILED. */
-function zodError(error: z.ZodError): ApiError {
+/** A zod issue path as the API's other errors write it: `items[0].id`. */
+function argumentPath(path: readonly PropertyKey[], base: string): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`;
+  return out || base;
+}
+
+/**
+ * First zod issue, as a client-facing error: ranges are OUT_OF_RANGE, custom checks may name their
+ * own code, the rest VALIDATION_FAILED. `base` names the value when the issue is about all of it.
+ */
+function zodError(error: z.ZodError, base: string): ApiError {
   const issue = error.issues[0]!;
-  const where = issue.path.join('.') || 'body';
+  const where = argumentPath(issue.path, base);
   const range = issue.code === 'too_big' || issue.code === 'too_small';
   const numeric = range && (issue as { origin?: string }).origin === 'number';
+  const own =
+    issue.code === 'custom' ? (issue.params as { apiCode?: ApiErrorCode } | undefined)?.apiCode : undefined;
   return new ApiError(
     422,
-    numeric ? 'OUT_OF_RANGE' : 'VALIDATION_FAILED',
+    own ?? (numeric ? 'OUT_OF_RANGE' : 'VALIDATION_FAILED'),
     `${where}: ${issue.message}`,
     where,
   );
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, base = 'body'): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw zodError(parsed.error);
+  if (!parsed.success) throw zodError(parsed.error, base);
   return parsed.data;
 }
 
 async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+  const match = /^\s*application\/(?:[\w.+-]+\+)?json\s*(;.*)?$/i.exec(type);
+  if (!match) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  }
+  // the body is read as UTF-8 (JSON's only encoding on the wire, RFC 8259): another charset would
+  // be silently misread, so it is refused
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(match[1] ?? '')?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new ApiError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `charset ${JSON.stringify(charset)} is not supported: send UTF-8 JSON (charset=utf-8 or none)`,
+    );
   }
   const text = await c.req.text();
   try {
@@ -174,6 +215,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const limiter = options.rateLimit
     ? new RateLimiter(options.rateLimit.perSecond, options.rateLimit.burst)
     : undefined;
+  const failureLimit = options.authFailureLimit ?? { perSecond: 0.5, burst: 10 };
+  const failures = failureLimit ? new RateLimiter(failureLimit.perSecond, failureLimit.burst) : undefined;
+  const searchLimits: SearchLimits = { ...DEFAULT_SEARCH_LIMITS, ...options.searchLimits };
+  const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
   const dim = bundle.dim;
   const classes = bundle.classes.length;
   const geometry = anchorStats(bundle.anchors, dim);
@@ -185,6 +230,32 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   };
 
   const app = new OpenAPIHono<Env>();
+
+  // nosniff, no framing, no referrer on every answer; the pages add a CSP that allows only their
+  // own inline style and script (by nonce), images from this server, data: and blob:
+  app.use(
+    '*',
+    secureHeaders({
+      xFrameOptions: 'DENY',
+      crossOriginResourcePolicy: false,
+      crossOriginOpenerPolicy: false,
+      strictTransportSecurity: false,
+    }),
+  );
+  const pageHeaders = secureHeaders({
+    xFrameOptions: 'DENY',
+    strictTransportSecurity: false,
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: [NONCE],
+      styleSrc: [NONCE],
+      imgSrc: ["'self'", 'data:', 'blob:'],
+      connectSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  });
 
   app.use('*', async (c, next) => {
     const start = performance.now();
@@ -237,6 +308,29 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     return streamingLimit(c, next);
   });
 
+  // Guesses at a key are counted per address, and an address over its allowance is turned away
+  // before its key is checked, so a wrong key costs the guesser time, not only a 403.
+  const authenticate = (c: Context, header: string | undefined): string => {
+    const address = remote(c);
+    if (failures) {
+      const wait = failures.delay(address);
+      if (wait > 0) {
+        c.header('Retry-After', String(Math.ceil(wait)));
+        throw new ApiError(
+          429,
+          'RATE_LIMITED',
+          `too many failed authentications from this address; retry in ${Math.ceil(wait)} s`,
+        );
+      }
+    }
+    try {
+      return keys.authenticate(header);
+    } catch (error) {
+      failures?.take(address);
+      throw error;
+    }
+  };
+
   const guard =
     (kind: 'read' | 'write'): MiddlewareHandler<Env> =>
     async (c, next) => {
@@ -253,7 +347,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
         if (kind === 'read' && !options.readAuth && header && !keys.enabled) {
           client = remote(c);
         } else {
-          client = `key:${keys.authenticate(header)}`;
+          client = `key:${authenticate(c, header)}`;
         }
       } else {
         client = remote(c);
@@ -318,6 +412,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     }
   };
 
+  /** Filter labels past the classes can match nothing: refuse them rather than scan for nothing. */
+  const checkFilter = (labels: readonly number[] | undefined) => {
+    labels?.forEach((label, i) => {
+      checkLabel(label, `filter.labels[${i}]`);
+    });
+  };
+
+  /** Refuses a search whose worst case passes the limits, before any of it runs. */
+  const admit = async (shape: SearchShape) => {
+    const bucketSizes = await catalog.bucketSizes();
+    checkSearchCost(searchCost(shape, { dim, bucketSizes }), searchLimits);
+  };
+
   const checkLabel = (label: number | undefined, argument: string) => {
     if (label !== undefined && label >= classes) {
       throw new ApiError(
@@ -362,8 +469,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   };
 
   // ---- pages and probes
-  app.get('/', (c) => c.html(demoPage()));
-  app.get('/docs', (c) => c.html(apiPage()));
+  const nonce = (c: Context) =>
+    (c as Context<{ Variables: SecureHeadersVariables }>).get('secureHeadersNonce')!;
+  app.get('/', pageHeaders, (c) => c.html(demoPage(nonce(c))));
+  app.get('/docs', pageHeaders, (c) => c.html(apiPage(nonce(c))));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   register({
     method: 'get',
@@ -386,7 +495,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       503: { description: 'loading', content: { 'application/json': { schema: errorSchema } } },
     },
   });
-  app.get('/metrics', async (c) => {
+  app.get('/metrics', guard('read'), async (c) => {
     const text = metrics.render({
       items: await catalog.size(),
       buckets: classes,
@@ -398,8 +507,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   register({
     method: 'get',
     path: '/metrics',
-    summary: 'Prometheus metrics (text exposition format).',
-    responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    summary: 'Prometheus metrics (text exposition format). Needs the read key when reads do (--read-auth).',
+    responses: {
+      200: { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ...errorResponses([401, 403, 429]),
+    },
   });
 
   // ---- stats
@@ -477,6 +589,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       ({ k, probe } = parsed);
       labels = parsed.filter?.labels;
       checkProbe(probe);
+      checkFilter(labels);
+      await admit({ queries: 1, k, probe, filtered: labels !== undefined });
       const embedded = await embedImage(new Uint8Array(await file.arrayBuffer()), 'image');
       query = embedded.vector;
       embedMs = embedded.ms;
@@ -487,6 +601,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       ({ k, probe } = body);
       labels = body.filter?.labels;
       checkProbe(probe);
+      checkFilter(labels);
+      await admit({ queries: 1, k, probe, filtered: labels !== undefined });
       if ((body.vector === undefined) === (body.image === undefined)) {
         throw new ApiError(422, 'VALIDATION_FAILED', 'give exactly one of "vector" and "image"', 'vector');
       }
@@ -499,7 +615,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       }
     }
     const searchStart = performance.now();
-    const [result] = await catalog.search(query, { k, probe, labels });
+    const [result] = await catalog.search(query, { k, probe, labels, maxResponseBytes });
     const end = performance.now();
     const timing: { totalMs: number; embedMs?: number; searchMs: number } = {
       totalMs: end - start,
@@ -549,6 +665,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       });
     const body = parseWith(batchSearchBodySchema, raw);
     checkProbe(body.probe);
+    checkFilter(body.filter?.labels);
+    await admit({
+      queries: body.vectors.length,
+      k: body.k,
+      probe: body.probe,
+      filtered: body.filter !== undefined,
+    });
     const queries = new Float32Array(body.vectors.length * dim);
     body.vectors.forEach((v, i) => {
       queries.set(toVector(v, dim, `vectors[${i}]`), i * dim);
@@ -558,6 +681,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       k: body.k,
       probe: body.probe,
       labels: body.filter?.labels,
+      maxResponseBytes,
     });
     const end = performance.now();
     return c.json({
@@ -600,7 +724,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     return { id: item.id, vector, label: item.label, metadata: item.metadata };
   };
 
-  const idParam = (c: Context) => parseWith(itemIdSchema, c.req.param('id'));
+  const idParam = (c: Context) => parseWith(itemIdSchema, c.req.param('id'), 'id');
 
   const itemView = (r: {
     id: string;
@@ -649,6 +773,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
       }
     }
     const body = parseWith(putItemsBodySchema, raw);
+    checkBatchIds(body.items);
     // vector items are checked synchronously first, so a bad vector is reported before any image
     // is decoded; the images of a batch then embed together (one micro-batch)
     const records: ItemRecord[] = await Promise.all(

@@ -1,6 +1,7 @@
 import { nearestAnchors } from '@anchorage/loss-core';
-import type { ItemId, SearchHit } from '@anchorage/retrieval';
+import type { ItemId, SearchHit, SearchResult } from '@anchorage/retrieval';
 import { ApiError } from './errors.js';
+import { isWellFormedText } from './unicode.js';
 
 /** An item as the API sees it: string id, vector of length dim, optional label and JSON metadata. */
 export interface ItemRecord {
@@ -21,6 +22,53 @@ export interface CatalogSearchOptions {
   probe: number;
   /** Keep only items whose label is one of these. */
   labels?: readonly number[];
+  /** Refuse (422 RESPONSE_TOO_LARGE) once the hits and their metadata pass this many bytes of JSON. */
+  maxResponseBytes?: number;
+}
+
+/** Bytes of JSON a hit costs besides its metadata (id, distance, label, bucket and the keys). */
+export const HIT_OVERHEAD_BYTES = 96;
+
+/**
+ * Counts the bytes of JSON an answer will take while the catalog reads the hits' metadata, so an
+ * answer over the limit stops before the rest is read, parsed and serialised.
+ */
+export class ResponseBudget {
+  private spent = 0;
+
+  constructor(private readonly limitBytes: number = Number.POSITIVE_INFINITY) {}
+
+  /** Adds one hit whose id has `idLength` characters and whose metadata is `metadataBytes` of JSON. */
+  spend(idLength: number, metadataBytes: number): void {
+    this.spent += HIT_OVERHEAD_BYTES + idLength + metadataBytes;
+    if (this.spent > this.limitBytes) {
+      throw new ApiError(
+        422,
+        'RESPONSE_TOO_LARGE',
+        `the answer would pass ${this.limitBytes} bytes of JSON (the response limit); ask for fewer results (k, queries) or keep less metadata`,
+        'k',
+      );
+    }
+  }
+}
+
+/**
+ * One query's search under a label filter over an index that cannot filter. A labelled item sits
+ * in its label's bucket, so when no probed bucket is one of the labels nothing can pass and the
+ * first answer stands. Otherwise, when fewer than k of the first k hits pass and the probed
+ * buckets hold more, one more search takes every candidate of those buckets: at most two scans of
+ * the probed buckets per query (what `searchCost` counts), instead of widening k step by step.
+ */
+export async function searchFiltered(
+  search: (k: number) => SearchResult | Promise<SearchResult>,
+  k: number,
+  labels: ReadonlySet<number>,
+): Promise<SearchResult> {
+  const first = await search(k);
+  const reachable = first.probed === undefined || first.probed.some((p) => labels.has(p.anchor));
+  if (!reachable || filterHits(first.hits, labels).length >= k || first.hits.length < k) return first;
+  const all = await search(Math.max(k, first.scanned));
+  return { ...all, scanned: first.scanned + all.scanned };
 }
 
 /** One hit with its metadata. `distance` is the squared Euclidean distance. */
@@ -68,19 +116,35 @@ export function idKey(id: ItemId): string {
 }
 
 /**
- * Applies a label filter over hits from an index that cannot filter itself: callers widen k until
- * enough hits pass or the candidates run out.
+ * Throws (422) when an id is not well-formed Unicode or two items of one batch share an id, before
+ * anything is written: the store would keep what the index refuses (a lone surrogate), and keeping
+ * either of two equal ids would silently drop a write the client thinks was made.
  */
-/** The items with repeated ids collapsed to their last occurrence, as if they were sent one by one. */
-export function lastOccurrences(items: readonly ItemRecord[]): ItemRecord[] {
-  const last = new Map<string, ItemRecord>();
-  for (const item of items) {
-    last.delete(item.id);
-    last.set(item.id, item);
-  }
-  return [...last.values()];
+export function checkBatchIds(items: readonly { id: string }[]): void {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!isWellFormedText(item.id)) {
+      throw new ApiError(
+        422,
+        'VALIDATION_FAILED',
+        `items[${i}].id ${JSON.stringify(item.id)} is not well-formed Unicode (it holds a lone surrogate)`,
+        `items[${i}].id`,
+      );
+    }
+    const seen = first.get(item.id);
+    if (seen !== undefined) {
+      throw new ApiError(
+        422,
+        'DUPLICATE_ID',
+        `items[${i}].id ${JSON.stringify(item.id)} repeats items[${seen}].id; send each id once per batch`,
+        `items[${i}].id`,
+      );
+    }
+    first.set(item.id, i);
+  });
 }
 
+/** The hits whose label is one of `labels` (all of them without a filter). */
 export function filterHits(hits: readonly SearchHit[], labels: ReadonlySet<number> | undefined): SearchHit[] {
   if (!labels) return hits.slice();
   return hits.filter((h) => h.label !== undefined && labels.has(h.label));

@@ -1,16 +1,33 @@
 /**
+ * The page's check of an image URL read from stored metadata (JavaScript source, run in the
+ * browser): only `data:` images of raster types and paths on this server. `//host/…`, `/\host/…`
+ * and tab- or newline-split forms resolve to another origin and are refused.
+ */
+export const SAFE_IMAGE_SOURCE = `function safeImageSource(src, base) {
+  if (typeof src !== 'string') return false;
+  if (/^data:image\\/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+\\/=]*$/.test(src)) return true;
+  if (src[0] !== '/' || src[1] === '/' || src[1] === '\\\\') return false;
+  try {
+    const url = new URL(src, base);
+    return url.origin === new URL(base).origin && (url.protocol === 'http:' || url.protocol === 'https:');
+  } catch (e) {
+    return false;
+  }
+}`;
+
+/**
  * The demo search page served at `GET /`: pick or drop an image, see the nearest items with their
  * distances and the predicted class, and the index stats. Self-contained: no external scripts,
  * styles or fonts, so it works offline and sends nothing anywhere but this server.
  */
-export function demoPage(): string {
+export function demoPage(nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>anchorage search</title>
-<style>
+<style nonce="${nonce}">
   body { font: 15px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
   header { padding: 12px 20px; background: #1d2330; color: #fff; display: flex; gap: 16px; align-items: baseline; }
   header a { color: #9cc3ff; }
@@ -26,6 +43,7 @@ export function demoPage(): string {
   #error { color: #b00020; min-height: 1.4em; }
   #stats { font-size: 13px; color: #555; }
   label { font-size: 13px; }
+  input[type=number] { width: 5em; }
 </style>
 </head>
 <body>
@@ -35,8 +53,8 @@ export function demoPage(): string {
     <input id="file" type="file" accept="image/jpeg,image/png,image/webp" hidden>
   </div>
   <p>
-    <label>k <input id="k" type="number" min="1" max="1000" value="12" style="width:5em"></label>
-    <label>probe <input id="probe" type="number" min="1" value="1" style="width:5em"></label>
+    <label>k <input id="k" type="number" min="1" max="1000" value="12"></label>
+    <label>probe <input id="probe" type="number" min="1" value="1"></label>
     <label>API key (if reads need one) <input id="key" type="password" autocomplete="off"></label>
   </p>
   <div id="error" role="alert"></div>
@@ -45,7 +63,8 @@ export function demoPage(): string {
   <h3>Index</h3>
   <div id="stats">loading…</div>
 </main>
-<script>
+<script nonce="${nonce}">
+${SAFE_IMAGE_SOURCE}
 const $ = (id) => document.getElementById(id);
 function headers() {
   const key = $('key').value.trim();
@@ -100,7 +119,7 @@ async function search(file) {
       card.className = 'hit';
       const meta = hit.metadata && typeof hit.metadata === 'object' ? hit.metadata : {};
       const src = typeof meta.thumbnail === 'string' ? meta.thumbnail : typeof meta.url === 'string' ? meta.url : '';
-      if (/^(data:image\\/|\\/)/.test(src)) { const img = document.createElement('img'); img.src = src; img.alt = hit.id; card.append(img); }
+      if (safeImageSource(src, location.href)) { const img = document.createElement('img'); img.src = src; img.alt = hit.id; card.append(img); }
       card.append(text('b', hit.id));
       card.append(text('div', 'distance² ' + hit.distance.toFixed(4), 'distance'));
       const cls = hit.label === null ? hit.bucket : hit.label;

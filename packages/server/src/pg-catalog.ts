@@ -15,11 +15,13 @@ import {
   type Catalog,
   type CatalogResult,
   type CatalogSearchOptions,
+  checkBatchIds,
   filterHits,
   type ItemRecord,
   idKey,
-  lastOccurrences,
+  ResponseBudget,
   type StoredRecord,
+  searchFiltered,
 } from './catalog.js';
 import { ApiError } from './errors.js';
 
@@ -91,7 +93,8 @@ export class PgCatalog implements Catalog {
 
   async put(items: readonly ItemRecord[]): Promise<void> {
     if (items.length === 0) return;
-    const unique = lastOccurrences(items);
+    checkBatchIds(items);
+    const unique = items;
     const labeled = unique.filter((it) => it.label !== undefined).length;
     if (labeled !== 0 && labeled !== unique.length) {
       // PgVectorIndex takes labels for a whole batch or none, and one batch is one transaction
@@ -138,42 +141,38 @@ export class PgCatalog implements Catalog {
 
   async search(queries: Float32Array, options: CatalogSearchOptions): Promise<CatalogResult[]> {
     const { k, probe } = options;
+    const budget = new ResponseBudget(options.maxResponseBytes);
     if (!options.labels) {
       const results = await this.index.searchBatch(queries, { k, probe, metadata: true });
-      return results.map((r) => this.present(r, k, undefined));
+      return results.map((r) => this.present(r, k, undefined, budget));
     }
     const labels = new Set(options.labels);
-    const size = await this.index.size();
     const out: CatalogResult[] = [];
     for (let q = 0; q < queries.length / this.dim; q++) {
       const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
-      let wide = k;
-      let result: SearchResult;
-      let scanned = 0;
-      for (;;) {
-        result = await this.index.search(query, {
-          k: Math.max(1, Math.min(wide, size || 1)),
-          probe,
-          metadata: true,
-        });
-        scanned += result.scanned;
-        if (filterHits(result.hits, labels).length >= k || result.hits.length < wide || wide >= size) break;
-        wide *= 4;
-      }
-      out.push(this.present({ ...result, scanned }, k, labels));
+      const result = await searchFiltered(
+        (wide) => this.index.search(query, { k: wide, probe, metadata: true }),
+        k,
+        labels,
+      );
+      out.push(this.present(result, k, labels, budget));
     }
     return out;
   }
 
-  private present(result: SearchResult, k: number, labels: ReadonlySet<number> | undefined): CatalogResult {
+  private present(
+    result: SearchResult,
+    k: number,
+    labels: ReadonlySet<number> | undefined,
+    budget: ResponseBudget,
+  ): CatalogResult {
     return {
-      hits: (filterHits(result.hits, labels) as MetaHit[]).slice(0, k).map((h) => ({
-        id: idKey(h.id),
-        distance: h.distance,
-        label: h.label,
-        bucket: h.bucket,
-        metadata: h.metadata,
-      })),
+      hits: (filterHits(result.hits, labels) as MetaHit[]).slice(0, k).map((h) => {
+        const id = idKey(h.id);
+        // the driver has parsed the metadata already; its JSON length is what the answer will carry
+        budget.spend(id.length, h.metadata === undefined ? 4 : JSON.stringify(h.metadata).length);
+        return { id, distance: h.distance, label: h.label, bucket: h.bucket, metadata: h.metadata };
+      }),
       scanned: result.scanned,
       probed: result.probed ?? [],
     };

@@ -29,6 +29,14 @@ export class RateLimiter {
     return (1 - b.tokens) / this.perSecond;
   }
 
+  /** The seconds until `client` has a token (0 when it has one now), taking nothing. */
+  delay(client: string): number {
+    const b = this.buckets.get(client);
+    if (!b) return 0;
+    const tokens = Math.min(this.burst, b.tokens + ((this.now() - b.at) / 1000) * this.perSecond);
+    return tokens >= 1 ? 0 : (1 - tokens) / this.perSecond;
+  }
+
   private sweep(t: number): void {
     const full = (this.burst / this.perSecond) * 1000;
     for (const [k, b] of this.buckets) if (t - b.at > full) this.buckets.delete(k);

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { isWellFormedText } from './unicode.js';
 
 /** Largest `k` a search may ask for. */
 export const MAX_K = 1000;
@@ -8,6 +9,26 @@ export const MAX_BATCH_QUERIES = 1000;
 export const MAX_BATCH_ITEMS = 10_000;
 /** Longest item id, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256;
+/** Deepest nesting of item metadata (a scalar is depth 0, `{"a": 1}` depth 1). */
+export const MAX_METADATA_DEPTH = 32;
+
+/**
+ * How deeply `value` nests, without recursion (so no input can overflow the stack), stopping as
+ * soon as it passes `limit`.
+ */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    const inner = depth + 1;
+    if (inner > deepest) deepest = inner;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, inner]);
+  }
+  return deepest;
+}
 
 const vector = z
   .array(z.number())
@@ -21,18 +42,20 @@ const probe = z
   .default(1)
   .openapi({ description: 'Nearest anchors whose buckets are ranked exactly, 1..classes.' });
 const filter = z
-  .strictObject({ labels: z.array(z.number().int()).min(1).max(10_000) })
+  .strictObject({ labels: z.array(z.number().int().min(0)).min(1).max(10_000) })
   .openapi({ description: 'Keep only items whose label is one of `labels`.' });
 const image = z.string().min(1).openapi({
   description: 'A JPEG, PNG or WebP image, base64 (a `data:` URL prefix is accepted).',
 });
 
-/** An item id: 1–256 characters, no control characters. */
+/** An item id: 1–256 characters, well-formed Unicode, no control characters. */
 export const itemIdSchema = z
   .string()
   .min(1)
   .max(MAX_ID_LENGTH)
   .refine((id) => !/\p{Cc}/u.test(id), 'must not contain control characters')
+  // a lone surrogate cannot be stored as UTF-8: two such ids would become one (see isWellFormedText)
+  .refine(isWellFormedText, 'must be well-formed Unicode (no lone surrogate)')
   .openapi({ description: 'Item id chosen by the client (no control characters).', example: 'shirt-0042' });
 
 /** Body of `POST /v1/search`. Exactly one of `vector` and `image`. */
@@ -51,7 +74,22 @@ export const batchSearchBodySchema = z
   .openapi('BatchSearchRequest');
 
 const label = z.number().int().min(0).openapi({ description: 'Class index, 0..classes-1.' });
-const metadata = z.unknown().optional().openapi({ description: 'Any JSON value (size-limited).' });
+const metadata = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const depth = nestingDepth(value, MAX_METADATA_DEPTH);
+    if (depth > MAX_METADATA_DEPTH) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `nests deeper than ${MAX_METADATA_DEPTH} levels (the limit)`,
+        params: { apiCode: 'METADATA_TOO_DEEP' },
+      });
+    }
+  })
+  .optional()
+  .openapi({
+    description: `Any JSON value, at most ${MAX_METADATA_DEPTH} levels deep (and size-limited, 16 KiB of JSON by default).`,
+  });
 
 /** Body of `PUT /v1/items/{id}`. Exactly one of `vector` and `image`. */
 export const putItemBodySchema = z

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
-import { AnchorIndex } from '@anchorage/retrieval';
+import { AnchorIndex, encodeIndexFile } from '@anchorage/retrieval';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ItemRecord } from './catalog.js';
 import { SqliteCatalog, type SqliteCatalogOptions } from './sqlite-catalog.js';
@@ -134,15 +135,132 @@ describe('SqliteCatalog', () => {
     ).rejects.toBeInstanceOf(AnchorageError);
   });
 
-  it('keeps the last of repeated ids in one batch', async () => {
+  it('refuses repeated and ill-formed ids in one batch, writing nothing', async () => {
     const a = await SqliteCatalog.open(options({ path: ':memory:' }));
-    await a.put([
-      { id: 'x', vector: new Float32Array([1, 0, 0]), label: 0, metadata: 1 },
-      { id: 'x', vector: new Float32Array([0, 1, 0]), label: 1, metadata: 2 },
-    ]);
-    expect(await a.size()).toBe(1);
-    expect(await a.get('x')).toMatchObject({ label: 1, metadata: 2, vector: new Float32Array([0, 1, 0]) });
+    const x = (id: string, label: number) => ({
+      id,
+      vector: new Float32Array([1, 0, 0]),
+      label,
+      metadata: 1,
+    });
+    await expect(a.put([x('x', 0), x('y', 1), x('x', 1)])).rejects.toMatchObject({
+      code: 'DUPLICATE_ID',
+      message: expect.stringMatching(/items\[2\]\.id "x" repeats items\[0\]\.id/),
+    });
+    await expect(a.put([x('ok', 0), x('a\ud800', 1)])).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      argument: 'items[1].id',
+    });
+    expect(await a.size()).toBe(0);
+    expect(await a.get('ok')).toBeUndefined();
     await a.close();
+  });
+});
+
+describe('SqliteCatalog start-up never fails on what it wrote itself', () => {
+  const snapshot = () => join(dir, 'items.db.snapshot');
+  const withSnapshot = () => options({ snapshotPath: snapshot() });
+  const stamp = (db: Database.Database) => {
+    const st = statSync(snapshot());
+    db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
+      'snapshot_stamp',
+      `${st.size}:${st.mtimeMs}`,
+    );
+  };
+  const good = items(30, 5);
+
+  async function written(): Promise<void> {
+    const a = await SqliteCatalog.open(withSnapshot());
+    await a.put(good);
+    await a.close();
+  }
+
+  it('moves aside rows an older version stored with lone surrogates, and ignores its snapshot of them', async () => {
+    await written();
+    // what an older version left: two ids that differ only in a lone surrogate (SQLite keeps their
+    // bytes apart, both read back as U+FFFD) and a snapshot that holds them as one id twice
+    const db = new Database(join(dir, 'items.db'));
+    const insert = db.prepare(
+      'INSERT INTO items (id, vector, label, bucket, metadata, seq) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    insert.run('a\ud800', Buffer.from(new Float32Array([1, 2, 3]).buffer), null, 0, null, 1000);
+    insert.run('a\udc00', Buffer.from(new Float32Array([3, 2, 1]).buffer), 1, 1, '{"m":1}', 1001);
+    db.prepare('INSERT INTO tombstones (id, seq) VALUES (?, ?)').run('b\ud800', 1002);
+    db.prepare("DELETE FROM meta WHERE key = 'ids_checked'").run();
+    const contents = {
+      dim: DIM,
+      anchors: ANCHORS,
+      ids: ['a\ufffd', 'a\ufffd'],
+      vectors: new Float32Array(6),
+      labels: new Int32Array([-1, -1]),
+      buckets: new Int32Array([0, 0]),
+    };
+    writeFileSync(snapshot(), Buffer.concat(encodeIndexFile(contents)));
+    stamp(db);
+    db.close();
+
+    const notices: string[] = [];
+    const b = await SqliteCatalog.open({ ...withSnapshot(), onNotice: (m) => notices.push(m) });
+    expect(notices.join('\n')).toMatch(/2 item\(s\) with ids that are not well-formed Unicode were moved/);
+    await expectSameAs(b, new Map(good.map((it) => [it.id, it])));
+    expect(await b.remove(good[0]!.id)).toBe(true);
+    await b.close();
+
+    const check = new Database(join(dir, 'items.db'), { readonly: true });
+    const kept = check
+      .prepare('SELECT hex(raw_id) AS raw, label, metadata FROM quarantined_items ORDER BY seq')
+      .all();
+    expect(kept).toEqual([
+      { raw: '61EDA080', label: null, metadata: null },
+      { raw: '61EDB080', label: 1, metadata: '{"m":1}' },
+    ]);
+    expect(check.prepare("SELECT count(*) AS n FROM tombstones WHERE id LIKE 'b%'").get()).toEqual({ n: 0 });
+    check.close();
+    // the check ran once: the next start takes the fresh snapshot without a notice about ids
+    const again: string[] = [];
+    const c = await SqliteCatalog.open({ ...withSnapshot(), onNotice: (m) => again.push(m) });
+    expect(await c.size()).toBe(good.length - 1);
+    expect(again.join('\n')).toMatch(/loaded from the snapshot/);
+    await c.close();
+  });
+
+  it('rebuilds from the rows when its snapshot is refused or disagrees with them', async () => {
+    await written();
+    const pool = new Map(good.map((it) => [it.id, it]));
+    // a snapshot with a valid checksum that the loader refuses (an id twice)
+    const db = new Database(join(dir, 'items.db'));
+    const ids = good.map((it) => it.id);
+    ids[1] = ids[0]!;
+    const refused = {
+      dim: DIM,
+      anchors: ANCHORS,
+      ids,
+      vectors: new Float32Array(good.length * DIM),
+      labels: new Int32Array(good.length).fill(-1),
+      buckets: new Int32Array(good.length),
+    };
+    writeFileSync(snapshot(), Buffer.concat(encodeIndexFile(refused)));
+    stamp(db);
+    db.close();
+    const notices: string[] = [];
+    const b = await SqliteCatalog.open({ ...withSnapshot(), onNotice: (m) => notices.push(m) });
+    expect(notices.join('\n')).toMatch(
+      /was not used \(.*appears twice\); rebuilding the index from the rows/,
+    );
+    await expectSameAs(b, pool);
+    await b.close();
+
+    // a readable snapshot that lacks an item the rows hold
+    const partial = new AnchorIndex({ dim: DIM, anchors: ANCHORS });
+    partial.add({ ids: ['i0'], vectors: good[0]!.vector, labels: undefined });
+    await partial.save(snapshot());
+    const db2 = new Database(join(dir, 'items.db'));
+    stamp(db2);
+    db2.close();
+    const c = await SqliteCatalog.open({ ...withSnapshot(), onNotice: (m) => notices.push(m) });
+    expect(notices.at(-1)).toMatch(/holds 1 items after the replay, the database 30/);
+    await expectSameAs(c, pool);
+    await c.close();
   });
 });
 

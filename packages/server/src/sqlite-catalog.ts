@@ -7,11 +7,13 @@ import {
   type Catalog,
   type CatalogResult,
   type CatalogSearchOptions,
+  checkBatchIds,
   filterHits,
   type ItemRecord,
   idKey,
-  lastOccurrences,
+  ResponseBudget,
   type StoredRecord,
+  searchFiltered,
 } from './catalog.js';
 
 /** Builds an empty two-stage index over `anchors` (C×dim). */
@@ -60,6 +62,18 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+// Rows set aside at start-up because no string can address them (see quarantineUnreadableIds).
+const QUARANTINE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS quarantined_items (
+  raw_id BLOB NOT NULL,
+  vector BLOB NOT NULL,
+  label INTEGER,
+  metadata TEXT,
+  seq INTEGER NOT NULL,
+  reason TEXT NOT NULL
+);
 `;
 
 function toBlob(vector: Float32Array): Buffer {
@@ -143,13 +157,15 @@ export class SqliteCatalog implements Catalog {
       );
       const fingerprint = anchorsFingerprint(anchors);
       if (!meta.has('seq')) {
-        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?), (?, ?)').run(
           'seq',
           '0',
           'dim',
           String(dim),
           'anchors',
           fingerprint,
+          'ids_checked',
+          '1',
         );
       } else if (meta.get('dim') !== String(dim) || meta.get('anchors') !== fingerprint) {
         throw new AnchorageError(
@@ -168,23 +184,95 @@ export class SqliteCatalog implements Catalog {
     }
   }
 
+  /**
+   * Moves aside rows whose id is not valid UTF-8. Versions before ids were checked for lone
+   * surrogates stored them as such bytes; they read back as U+FFFD (two of them as the same
+   * string), so no request could address them and the index would refuse them as duplicates.
+   * They are kept, not deleted, in `quarantined_items` for an operator to recover. Runs once.
+   */
+  private quarantineUnreadableIds(meta: Map<string, string>, onNotice?: (message: string) => void): void {
+    if (meta.get('ids_checked') === '1') return;
+    const utf8 = new TextDecoder('utf-8', { fatal: true });
+    const unreadable = (raw: Buffer) => {
+      try {
+        utf8.decode(raw);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    // a surrogate's UTF-8-like form starts with 0xED: a cheap filter before the exact check
+    const suspects = (table: 'items' | 'tombstones') =>
+      (
+        this.db
+          .prepare(
+            `SELECT rowid AS row, CAST(id AS BLOB) AS raw FROM ${table} WHERE instr(CAST(id AS BLOB), X'ED') > 0`,
+          )
+          .all() as { row: number; raw: Buffer }[]
+      ).filter((r) => unreadable(r.raw));
+    const items = suspects('items');
+    const tombstones = suspects('tombstones');
+    this.db.exec(QUARANTINE_SCHEMA);
+    this.db.transaction(() => {
+      const move = this.db.prepare(
+        'INSERT INTO quarantined_items (raw_id, vector, label, metadata, seq, reason) ' +
+          "SELECT CAST(id AS BLOB), vector, label, metadata, seq, 'id is not well-formed Unicode' FROM items WHERE rowid = ?",
+      );
+      const drop = this.db.prepare('DELETE FROM items WHERE rowid = ?');
+      for (const r of items) {
+        move.run(r.row);
+        drop.run(r.row);
+      }
+      const dropTombstone = this.db.prepare('DELETE FROM tombstones WHERE rowid = ?');
+      for (const r of tombstones) dropTombstone.run(r.row);
+      if (items.length > 0 || tombstones.length > 0) {
+        // the snapshot was written with those ids as U+FFFD: it no longer matches the rows
+        this.db.prepare("DELETE FROM meta WHERE key IN ('snapshot_seq', 'snapshot_stamp')").run();
+        meta.delete('snapshot_seq');
+      }
+      this.stmt.setMeta.run('ids_checked', '1');
+    })();
+    if (items.length > 0) {
+      onNotice?.(
+        `${items.length} item(s) with ids that are not well-formed Unicode were moved to the table quarantined_items; they are no longer served`,
+      );
+    }
+  }
+
   private async rebuild(meta: Map<string, string>, options: SqliteCatalogOptions): Promise<void> {
     const { indexPath } = options;
+    this.quarantineUnreadableIds(meta, options.onNotice);
     const itemCount = (this.db.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
     const seq = Number(meta.get('seq') ?? '0');
     const snapshotPath = this.snapshotPath;
     if (snapshotPath && existsSync(snapshotPath) && meta.has('snapshot_seq')) {
       const st = statSync(snapshotPath);
       if (meta.get('snapshot_stamp') === `${st.size}:${st.mtimeMs}`) {
-        const loaded = await options.loadIndex(snapshotPath);
-        this.checkLoaded(loaded, snapshotPath);
-        this.index = loaded;
-        const since = Number(meta.get('snapshot_seq'));
-        this.replaySince(since);
-        options.onNotice?.(`index loaded from the snapshot ${snapshotPath}, rows after ${since} replayed`);
-        return;
+        // The rows are the truth and the snapshot only a shortcut: a snapshot that cannot be read,
+        // or that disagrees with the rows after the replay, never stops the start.
+        const empty = this.index;
+        try {
+          const loaded = await options.loadIndex(snapshotPath);
+          this.checkLoaded(loaded, snapshotPath);
+          this.index = loaded;
+          const since = Number(meta.get('snapshot_seq'));
+          this.replaySince(since);
+          if (this.index.size !== itemCount) {
+            throw new Error(`it holds ${this.index.size} items after the replay, the database ${itemCount}`);
+          }
+          options.onNotice?.(`index loaded from the snapshot ${snapshotPath}, rows after ${since} replayed`);
+          return;
+        } catch (error) {
+          this.index = empty;
+          this.dirty = true;
+          options.onNotice?.(
+            `the snapshot ${snapshotPath} was not used (${error instanceof Error ? error.message : String(error)}); rebuilding the index from the rows`,
+          );
+        }
+      } else {
+        this.dirty = true;
+        options.onNotice?.(`${snapshotPath} does not match the database; rebuilding the index from the rows`);
       }
-      options.onNotice?.(`${snapshotPath} does not match the database; rebuilding the index from the rows`);
     }
     if (indexPath && itemCount === 0 && seq === 0) {
       options.onNotice?.(`importing ${indexPath} into the empty database`);
@@ -330,13 +418,13 @@ export class SqliteCatalog implements Catalog {
 
   async put(items: readonly ItemRecord[]): Promise<void> {
     if (items.length === 0) return;
-    const unique = lastOccurrences(items);
-    this.writeRows(unique);
+    checkBatchIds(items);
+    this.writeRows(items);
     this.dirty = true;
     this.addToIndex(
-      unique.map((it) => it.id),
-      concat(unique, this.dim),
-      unique.map((it) => it.label),
+      items.map((it) => it.id),
+      concat(items, this.dim),
+      items.map((it) => it.label),
     );
   }
 
@@ -371,43 +459,41 @@ export class SqliteCatalog implements Catalog {
   async search(queries: Float32Array, options: CatalogSearchOptions): Promise<CatalogResult[]> {
     const { k, probe } = options;
     const probeClamped = Math.min(probe, this.classes);
+    const budget = new ResponseBudget(options.maxResponseBytes);
     if (!options.labels) {
       return this.index
         .searchBatch(queries, { k, probe: probeClamped })
-        .map((r) => this.decorate(r, k, undefined));
+        .map((r) => this.decorate(r, k, undefined, budget));
     }
     const labels = new Set(options.labels);
     const n = queries.length / this.dim;
     const out: CatalogResult[] = [];
     for (let q = 0; q < n; q++) {
       const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
-      let wide = k;
-      let result: SearchResult;
-      let scanned = 0;
-      for (;;) {
-        result = this.index.search(query, {
-          k: Math.max(1, Math.min(wide, this.index.size || 1)),
-          probe: probeClamped,
-        });
-        scanned += result.scanned;
-        if (
-          filterHits(result.hits, labels).length >= k ||
-          result.hits.length < wide ||
-          wide >= this.index.size
-        )
-          break;
-        wide *= 4;
-      }
-      out.push(this.decorate({ ...result, scanned }, k, labels));
+      const result = await searchFiltered(
+        (wide) => this.index.search(query, { k: wide, probe: probeClamped }),
+        k,
+        labels,
+      );
+      out.push(this.decorate(result, k, labels, budget));
     }
     return out;
   }
 
-  private decorate(result: SearchResult, k: number, labels: ReadonlySet<number> | undefined): CatalogResult {
+  private decorate(
+    result: SearchResult,
+    k: number,
+    labels: ReadonlySet<number> | undefined,
+    budget: ResponseBudget,
+  ): CatalogResult {
     const hits = filterHits(result.hits, labels).slice(0, k);
     const ids = hits.map((h) => idKey(h.id));
     // primary-key lookups: about 1 µs each, cheaper than one json_each statement for all hits
-    const metadata = ids.map((id) => this.stmt.metadata.get(id) as string | null | undefined);
+    const metadata = ids.map((id) => {
+      const text = this.stmt.metadata.get(id) as string | null | undefined;
+      budget.spend(id.length, text?.length ?? 4);
+      return text;
+    });
     return {
       hits: hits.map((h, i) => {
         const text = metadata[i];
