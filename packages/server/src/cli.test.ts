@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorIndex, FlatIndex } from '@anchorage/retrieval';
@@ -47,14 +47,34 @@ describe('anchorage-serve', () => {
       runCli(['--bundle', join(root, 'nope'), '--port', '0']),
       runCli(['--bundle', bundleDir, '--config', join(root, 'config.json')]),
     ]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('--bundle');
     expect(both.stderr).toContain('--db and --store cannot both be given');
     expect(badPort.code).not.toBe(0);
     expect(badPort.stderr).toContain('--port');
-    expect(badBundle.code).toBe(2);
+    expect(badBundle.code).toBe(1);
     expect(badBundle.stderr).toContain('manifest.json');
     expect(badFile.stderr).toContain('invalid --port');
+  }, 60_000);
+
+  it('names the missing file in one line and exits 1, for every file it reads', async () => {
+    const missing = join(root, 'nonexistent');
+    const cases: [string[], string][] = [
+      [['--bundle', missing], join(missing, 'manifest.json')],
+      [['--bundle', bundleDir, '--db', join(missing, 'items.db')], join(missing, 'items.db')],
+      [['--bundle', bundleDir, '--index', `${missing}.anchorage`], `${missing}.anchorage`],
+      [['--bundle', bundleDir, '--config', `${missing}.json`], `${missing}.json`],
+      [['--bundle', bundleDir, '--api-keys-file', `${missing}.keys`], `${missing}.keys`],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(['--port', '0', ...args])));
+    results.forEach(({ code, stderr }, i) => {
+      const [args, file] = cases[i]!;
+      expect(code, args.join(' ')).toBe(1);
+      const lines = stderr.trim().split('\n');
+      expect(lines, stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^anchorage-serve: /);
+      expect(lines[0]).toContain(file);
+    });
   }, 60_000);
 
   it('loses no acknowledged write and shows no half-written batch across SIGKILLs', async () => {
@@ -207,6 +227,69 @@ describe('anchorage-serve', () => {
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
   }, 60_000);
+
+  it('drains keep-alive clients on SIGTERM with Connection: close, never resetting a request', async () => {
+    const db = join(root, 'keepalive.db');
+    const server = await startServerProcess(['--bundle', bundleDir, '--db', db], { ANCHORAGE_API_KEYS: KEY });
+    const acked = new Set<string>();
+    const endings: string[] = [];
+    let closes = 0;
+    let signalled = false;
+    // four writers, each on its own keep-alive socket, sending back to back until the server is gone
+    const writer = async (w: number) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      for (let n = 0; ; n++) {
+        const id = `k${w}-${n}`;
+        const body = putBody(id);
+        try {
+          const { status, connection } = await new Promise<{ status: number; connection?: string }>(
+            (resolve, reject) => {
+              const req = request(
+                {
+                  host: '127.0.0.1',
+                  port: server.port,
+                  method: 'PUT',
+                  path: `/v1/items/${id}`,
+                  agent,
+                  headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+                },
+                (res) => {
+                  res.resume();
+                  res.on('end', () =>
+                    resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
+                  );
+                },
+              );
+              req.on('error', reject);
+              req.end(body);
+            },
+          );
+          expect(status).toBe(200);
+          acked.add(id);
+          if (connection === 'close') closes++;
+          if (!signalled && acked.size >= 60) {
+            signalled = true;
+            server.child.kill('SIGTERM');
+          }
+        } catch (error) {
+          endings.push((error as NodeJS.ErrnoException).code ?? String(error));
+          agent.destroy();
+          return;
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(writer));
+    expect(await server.exited).toBe(0);
+    // every writer ends because nothing listens any more, none because its socket was reset
+    expect(endings).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+    expect(closes).toBeGreaterThan(0);
+    const again = await startServerProcess(['--bundle', bundleDir, '--db', db]);
+    expect(((await (await fetch(`${again.url}/v1/stats`)).json()) as { items: number }).items).toBe(
+      acked.size,
+    );
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  }, 120_000);
 
   it('serves an index file built offline (--index), alone or imported into --db, and restarts from its own snapshot', async () => {
     const rand = seeded(5);

@@ -92,9 +92,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+// Every start-up failure is one line (naming the file at fault when there is one) and status 1;
+// ANCHORAGE_DEBUG=1 adds the stack of an unexpected error for a bug report.
 main().catch((error: unknown) => {
   const known = error instanceof ConfigError || error instanceof AnchorageError;
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`anchorage-serve: ${known ? message : `failed to start: ${message}`}\n`);
-  process.exit(2);
+  if (!known && process.env.ANCHORAGE_DEBUG && error instanceof Error)
+    process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
 });

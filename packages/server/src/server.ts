@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { AnchorIndex, loadIndex } from '@anchorage/retrieval';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
@@ -11,6 +11,12 @@ import { OnnxEmbedder } from './embedder.js';
 import { Metrics } from './metrics.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
 
+/**
+ * How long a draining server keeps idle keep-alive sockets open for a request already on its way;
+ * such a request is served with `Connection: close`.
+ */
+const IDLE_GRACE_MS = 1000;
+
 /** A running server. */
 export interface RunningServer {
   /** The bound port (useful with `port: 0`). */
@@ -18,7 +24,10 @@ export interface RunningServer {
   host: string;
   bundle: ModelBundle;
   catalog: Catalog;
-  /** Stops accepting connections, waits for in-flight requests (up to `shutdownTimeoutMs`), closes storage. */
+  /**
+   * Stops accepting connections, answers in-flight requests with `Connection: close`, waits for
+   * them (up to `shutdownTimeoutMs`), closes idle sockets after a short grace, closes storage.
+   */
   close(): Promise<void>;
 }
 
@@ -97,24 +106,44 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
     'index ready',
   );
   log.info({ host: config.host, port }, 'listening');
+  // Draining: a request that arrives, or is already being handled, is answered with
+  // `Connection: close`, so its client learns not to reuse the socket; only sockets that stay idle
+  // through a grace period are closed. Closing an idle keep-alive socket at once races with a
+  // request the client is already sending on it, which it then sees as ECONNRESET.
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       log.info('shutting down: draining in-flight requests');
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn('drain timed out: closing remaining connections');
           server.closeAllConnections();
         }, config.shutdownTimeoutMs);
         timer.unref();
-        // keep-alive sockets turn idle as their last response ends: close them as they do
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.close(() => {
+        let sweep: NodeJS.Timeout | undefined;
+        const grace = setTimeout(
+          () => {
+            server.closeIdleConnections();
+            sweep = setInterval(() => server.closeIdleConnections(), 50);
+          },
+          Math.min(IDLE_GRACE_MS, config.shutdownTimeoutMs / 2),
+        );
+        // net.Server's close stops accepting without http.Server's immediate closing of idle sockets
+        net.Server.prototype.close.call(server, () => {
           clearTimeout(timer);
+          clearTimeout(grace);
           clearInterval(sweep);
           resolve();
         });
-        server.closeIdleConnections();
       });
       await catalog.close();
       await embedder?.close();

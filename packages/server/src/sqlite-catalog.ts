@@ -144,7 +144,16 @@ export class SqliteCatalog implements Catalog {
   /** Opens (creating if needed) the database and rebuilds the in-memory index from it. */
   static async open(options: SqliteCatalogOptions): Promise<SqliteCatalog> {
     const { path, dim, anchors } = options;
-    const db = new Database(path);
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (cause) {
+      throw new AnchorageError(
+        'NOT_FOUND',
+        `cannot open database ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { argument: 'db', value: path, cause },
+      );
+    }
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
