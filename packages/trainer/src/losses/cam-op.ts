@@ -66,10 +66,13 @@ export class TfCamLoss {
     this.dim = dim;
     this.core = new CamLoss({ classes, dim, ...camOptions });
     anchorsVariableCount += 1;
-    this.anchors = tf.variable(
-      tf.tensor2d(anchors.slice(), [classes, dim]),
-      true,
-      name ?? `cam/anchors_${anchorsVariableCount}`,
+    // tidy disposes the initial value; the variable, which holds a copy, survives it.
+    this.anchors = tf.tidy(() =>
+      tf.variable(
+        tf.tensor2d(anchors.slice(), [classes, dim]),
+        true,
+        name ?? `cam/anchors_${anchorsVariableCount}`,
+      ),
     );
   }
 

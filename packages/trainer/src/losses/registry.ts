@@ -1,9 +1,21 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { createRegistry } from '../registry';
 import { camLossFactory } from './cam';
+import { centerLossFactory } from './center';
+import { contrastiveLossFactory } from './contrastive';
+import { crossEntropyLossFactory } from './cross-entropy';
 import type { LossCreateOptions, LossFactory, LossOptionSpec, TrainableLoss } from './loss';
+import { proxyAnchorLossFactory } from './proxy-anchor';
+import { tripletLossFactory } from './triplet';
 
-const losses = createRegistry<LossFactory>('loss', [['cam', camLossFactory]]);
+const losses = createRegistry<LossFactory>('loss', [
+  ['cam', camLossFactory],
+  ['cross-entropy', crossEntropyLossFactory],
+  ['center', centerLossFactory],
+  ['contrastive', contrastiveLossFactory],
+  ['triplet', tripletLossFactory],
+  ['proxy-anchor', proxyAnchorLossFactory],
+]);
 
 /** Names of the registered losses, sorted. */
 export function listLosses(): string[] {

@@ -248,7 +248,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     },
     async lossGradients(embeddings: Float32Array, labels: Int32Array): Promise<LossGradients> {
       // A variable, so that variableGrads differentiates by the embeddings as well.
-      const e = tf.variable(tf.tensor2d(embeddings, [labels.length, dim]), true);
+      const e = tf.tidy(() => tf.variable(tf.tensor2d(embeddings, [labels.length, dim]), true));
       const y = tf.tensor1d(labels, 'int32');
       let terms: Record<string, tf.Scalar> = {};
       try {
