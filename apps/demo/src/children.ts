@@ -41,7 +41,7 @@ export function runCli(
 ): Promise<void> {
   const name = `${pkg.replace('@anchorage/', 'anchorage-')} ${args[0] ?? ''}`.trim();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliSource(pkg), ...args], {
+    const child = spawn(process.execPath, ['--conditions=@anchorage/source', '--import', 'tsx', cliSource(pkg), ...args], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, ...options.env },
     });
