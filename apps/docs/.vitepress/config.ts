@@ -7,14 +7,15 @@ const src = fileURLToPath(new URL('../src', import.meta.url));
 
 /** The TypeDoc pages exist only after `scripts/generate.ts`; the sidebar lists what is there. */
 function apiSidebar(): DefaultTheme.SidebarItem[] {
-  const dir = `${src}/reference/api`;
+  const dir = `${src}/reference/api/@anchorage`;
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => ({
-      text: `@anchorage/${entry.name}`,
-      link: `/reference/api/${entry.name}/`,
-    }));
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.md'))
+    .sort()
+    .map((file) => {
+      const name = file.replace(/\.md$/, '');
+      return { text: `@anchorage/${name}`, link: `/reference/api/@anchorage/${name}` };
+    });
 }
 
 export default defineConfig({
@@ -28,7 +29,9 @@ export default defineConfig({
   ignoreDeadLinks: false,
   markdown: {
     config: (md) => {
-      md.use(katex, { throwOnError: true });
+      // @mdit and VitePress are typed against two releases of @types/markdown-it; the runtime
+      // object is the same markdown-it instance.
+      md.use(katex as unknown as Parameters<typeof md.use>[0], { throwOnError: true });
     },
   },
   vue: {

@@ -1,0 +1,2 @@
+// Vite bundles the stylesheets the theme imports.
+declare module '*.css';

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from './static-server.js';
+
+const docsDir = fileURLToPath(new URL('..', import.meta.url));
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(chromiumPath);
+
+// In CI a missing browser must fail the check, not skip it.
+if (!haveChromium && process.env.CI) {
+  throw new Error(
+    `Chromium not found at ${chromiumPath}: install Debian's chromium or set CHROMIUM_PATH (CI is set, so this fails)`,
+  );
+}
+
+describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
+  let browser: Browser;
+  let site: Awaited<ReturnType<typeof serveStatic>>;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    // turbo's test task does not depend on build: build the site here when it is missing.
+    if (!existsSync(`${dist}index.html`)) {
+      const build = spawnSync('pnpm', ['run', 'build'], { cwd: docsDir, stdio: 'inherit' });
+      if (build.status !== 0) throw new Error(`the docs build failed (exit ${build.status})`);
+    }
+    site = await serveStatic(dist);
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  async function open(path: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => pageErrors.push(`${path}: ${error.message}`));
+    const response = await page.goto(`${site.url}${path}`, { waitUntil: 'load' });
+    expect(response?.status(), path).toBe(200);
+    return page;
+  }
+
+  it('renders the home page with its title', async () => {
+    const page = await open('/');
+    await expect.poll(() => page.title()).toContain('anchorage');
+    const name = page.locator('.VPHero .name');
+    expect((await name.textContent())?.trim()).toBe('anchorage');
+    expect(await name.isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it('renders the CAM formulas with KaTeX', async () => {
+    const page = await open('/concepts/cam-loss');
+    const display = page.locator('.katex-display .katex');
+    expect(await display.count()).toBeGreaterThanOrEqual(4);
+    const box = await display.first().boundingBox();
+    expect(box?.width).toBeGreaterThan(50);
+    expect(box?.height).toBeGreaterThan(10);
+    // Typeset, not raw TeX: KaTeX's HTML half is laid out and no formula failed to parse.
+    const html = await display.first().locator('.katex-html').boundingBox();
+    expect(html?.height).toBeGreaterThan(10);
+    expect(await page.locator('.katex-error').count()).toBe(0);
+    await page.close();
+  });
+
+  it('draws every row of a committed retrieval result as a mark', async () => {
+    const file = 'packages/retrieval/bench/results/clustered-n100000-q1000.json';
+    const run = JSON.parse(readFileSync(`${repoRoot}${file}`, 'utf8')) as { rows: unknown[] };
+    const page = await open('/results/search');
+    const chart = page.locator('svg[data-chart="search-recall-clustered-n100000-q1000"]');
+    await expect.poll(() => chart.count()).toBe(1);
+    const marks = chart.locator('circle.mark');
+    expect(await marks.count()).toBe(run.rows.length);
+    for (let i = 0; i < run.rows.length; i++) {
+      const box = await marks.nth(i).boundingBox();
+      expect(box?.width, `mark ${i}`).toBeGreaterThan(0);
+    }
+    const bars = page.locator('svg[data-chart="search-latency-clustered-n100000-q1000"] rect.bar');
+    expect(await bars.count()).toBe(run.rows.length);
+    const widths = await bars.evaluateAll((rects) => rects.map((r) => r.getBoundingClientRect().width));
+    expect(Math.min(...widths)).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  it('raised no script errors on those pages', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
