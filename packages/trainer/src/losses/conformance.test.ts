@@ -1,9 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-wasm';
 import { Random } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backends';
-import { shardBatch } from '../parallel/parallel-engine';
+import { createParallelEngine } from '../parallel/parallel-engine';
+import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { resolveTrainConfig } from '../train/config';
 import type { EngineBatch } from '../train/engine';
 import { createLocalEngine, lossVariablesSnapshot, restoreLossVariables } from '../train/local-engine';
@@ -229,60 +233,102 @@ describe('center loss afterStep', () => {
   });
 });
 
-describe.each(listLosses())('data-parallel split of %s', (name) => {
+describe.each(listLosses())('training engines with %s', (name) => {
   const inputShape: [number, number, number] = [8, 8, 1];
   const classes = 3;
+  const config = resolveTrainConfig({ dataset: 'synthetic', dim: 4, seed: 3, loss: name, backend: 'wasm' });
 
   function batch(seed: number, size: number): EngineBatch {
     const rng = new Random(seed);
     return {
       images: Float32Array.from({ length: size * 64 }, () => rng.nextFloat() * 2 - 1),
-      // class 2 absent
-      labels: Int32Array.from({ length: size }, (_, i) => (i * 7) % 2),
+      labels: Int32Array.from({ length: size }, (_, i) => (i * 7 + seed) % 2), // class 2 absent
       size,
     };
   }
+  const copy = (b: EngineBatch): EngineBatch => ({
+    images: b.images.slice(),
+    labels: b.labels.slice(),
+    size: b.size,
+  });
 
-  it("combines the shards' gradients into the one-thread gradient to 1e-5", async () => {
-    await selectBackend('wasm', { log: () => {} });
-    const config = resolveTrainConfig({ dataset: 'synthetic', dim: 4, seed: 3, loss: name, backend: 'wasm' });
-    const engine = await createLocalEngine({ config, inputShape, classes });
+  it('two workers compute the one-thread gradient to 1e-5 and stay identical after the step', async () => {
+    const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
     try {
-      const b = batch(1, 7);
-      const full = await engine.gradients(b);
-      const combined = new Float32Array(engine.gradientLength);
-      const shards = shardBatch(b, 2);
-      if (engine.loss.meanOverBatch) {
-        for (const shard of shards) {
-          const g = (await engine.gradients(shard)).values!;
-          for (let k = 0; k < g.length; k++) combined[k]! += (shard.size / b.size) * g[k]!;
+      await selectBackend('wasm', { log: () => {} });
+      const local = await createLocalEngine({
+        config,
+        inputShape,
+        classes,
+        snapshot: await parallel.snapshot(),
+      });
+      try {
+        const b = batch(1, 7); // shards of 4 and 3
+        const [p, l] = [await parallel.gradients(copy(b)), await local.gradients(copy(b))];
+        for (const [term, value] of Object.entries(l.terms)) {
+          expect(Math.abs(p.terms[term]! - value), term).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
         }
-      } else {
-        const parts = [];
-        for (const shard of shards) parts.push(await engine.trainingEmbeddings(shard));
-        const embeddings = new Float32Array(b.size * config.dim);
-        let at = 0;
-        for (const p of parts) {
-          embeddings.set(p, at);
-          at += p.length;
-        }
-        const lossGrads = await engine.lossGradients(embeddings, b.labels);
-        expect(Math.abs(lossGrads.terms.loss - full.terms.loss)).toBeLessThan(
-          1e-5 * Math.max(1, full.terms.loss),
-        );
-        let offset = 0;
-        for (const shard of shards) {
-          const slice = lossGrads.embeddings!.slice(offset * config.dim, (offset + shard.size) * config.dim);
-          offset += shard.size;
-          const g = await engine.backpropagate(shard, slice);
-          for (let k = 0; k < g.length; k++) combined[k]! += g[k]!;
-        }
-        combined.set(lossGrads.variables!, engine.modelGradientLength);
+        const scale = Math.max(maxAbs(l.values!), 1e-3);
+        expect(maxAbsDiff(p.values!, l.values!) / scale).toBeLessThan(1e-5);
+        expect((await parallel.step(copy(b))).applied).toBe(true);
+        const [w0, w1] = await parallel.weights();
+        expect(maxAbsDiff(w0!, w1!)).toBe(0);
+      } finally {
+        await local.dispose();
       }
-      const scale = Math.max(maxAbs(full.values!), 1e-3);
-      expect(maxAbsDiff(combined, full.values!) / scale).toBeLessThan(1e-5);
     } finally {
-      await engine.dispose();
+      await parallel.dispose();
+    }
+  });
+
+  it('a run resumed from its checkpoint continues bit for bit', async () => {
+    await selectBackend('wasm', { log: () => {} });
+    const batches = [batch(2, 6), batch(3, 6), batch(4, 5)];
+    const straight = await createLocalEngine({ config, inputShape, classes });
+    const first = await createLocalEngine({
+      config,
+      inputShape,
+      classes,
+      snapshot: await straight.snapshot(),
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'anchorage-loss-resume-'));
+    try {
+      for (const b of batches) await straight.step(copy(b));
+      await first.step(copy(batches[0]!));
+      const state = {
+        formatVersion: CHECKPOINT_FORMAT_VERSION,
+        config,
+        dataset: { name: 'synthetic', classes, classNames: ['a', 'b', 'c'], trainSize: 17 },
+        input: { height: 8, width: 8, channels: 1, mean: [0], std: [1] },
+        dim: config.dim,
+        embedding: first.embedding,
+        classAnchors: first.classAnchors,
+        progress: { epoch: 0, batchInEpoch: 1, step: 1, epochRngState: null, elapsedMs: 0 },
+        backend: 'wasm',
+        savedAt: new Date(0).toISOString(),
+      };
+      await saveCheckpoint(join(dir, 'checkpoint'), await first.snapshot(), state);
+      const resumed = await createLocalEngine({
+        config,
+        inputShape,
+        classes,
+        snapshot: (await loadCheckpoint(dir)).snapshot,
+      });
+      try {
+        for (const b of batches.slice(1)) await resumed.step(copy(b));
+        expect(Array.from(await resumed.weights())).toEqual(Array.from(await straight.weights()));
+        const [a, r] = [await straight.snapshot(), await resumed.snapshot()];
+        expect(new Uint8Array(r.optimizers.loss.weights.data)).toEqual(
+          new Uint8Array(a.optimizers.loss.weights.data),
+        );
+        expect(new Uint8Array(r.optimizers.model.weights.data)).toEqual(
+          new Uint8Array(a.optimizers.model.weights.data),
+        );
+      } finally {
+        await resumed.dispose();
+      }
+    } finally {
+      await Promise.all([straight.dispose(), first.dispose(), rm(dir, { recursive: true, force: true })]);
     }
   });
 });

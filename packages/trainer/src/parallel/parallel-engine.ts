@@ -5,6 +5,7 @@ import { AnchorageError } from '@anchorage/loss-core';
 import type { TrainingSnapshot } from '../train/checkpoint';
 import type { TrainConfig } from '../train/config';
 import type { EngineBatch, StepOutcome, StepTerms, TrainingEngine } from '../train/engine';
+import type { FlatGradients } from '../train/local-engine';
 import type { WorkerRequest, WorkerResponse } from './protocol';
 
 /** Options of {@link createParallelEngine}. */
@@ -22,6 +23,11 @@ export interface ParallelEngine extends TrainingEngine {
   readonly workers: number;
   /** Each replica's model weights then loss variables, flattened. */
   weights(): Promise<Float32Array[]>;
+  /**
+   * The loss of a batch and its gradient as the replicas combine them, without applying it: what
+   * `LocalEngine.gradients` gives on one thread for the whole batch.
+   */
+  gradients(batch: EngineBatch): Promise<FlatGradients>;
 }
 
 /**
@@ -186,8 +192,7 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       );
     };
 
-    const meanStep = async (batch: EngineBatch): Promise<StepOutcome> => {
-      const labels = batch.labels.slice();
+    const meanGradients = async (batch: EngineBatch): Promise<FlatGradients> => {
       const shards = shardBatch(batch, workers);
       const results = await Promise.all(
         shards.map((shard, i) =>
@@ -207,13 +212,12 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
         }
         for (let k = 0; k < length; k++) average[k]! += weight * result.values[k]!;
       });
-      if (!finite || !Number.isFinite(terms.loss)) return { terms, applied: false };
-      const embeddings = first.hasAfterStep ? concat(results.map((r) => r.embeddings!)) : undefined;
-      await applyEverywhere(average, embeddings, labels);
-      return { terms, applied: true };
+      if (!finite || !Number.isFinite(terms.loss)) return { terms, values: undefined };
+      if (!first.hasAfterStep) return { terms, values: average };
+      return { terms, values: average, embeddings: concat(results.map((r) => r.embeddings!)) };
     };
 
-    const inBatchStep = async (batch: EngineBatch): Promise<StepOutcome> => {
+    const inBatchGradients = async (batch: EngineBatch): Promise<FlatGradients> => {
       const labels = batch.labels.slice();
       const shards = shardBatch(batch, workers);
       const parts = await Promise.all(
@@ -223,15 +227,16 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       );
       const embeddings = concat(parts.map((p) => p.values));
       const loss = await replicas[0]!.request(
-        { type: 'loss-gradients', embeddings: embeddings.slice(), labels: labels.slice() },
+        { type: 'loss-gradients', embeddings: embeddings.slice(), labels },
         'loss-gradients',
+        [labels.buffer as ArrayBuffer],
       );
       if (
         loss.embeddings === undefined ||
         loss.variables === undefined ||
         !Number.isFinite(loss.terms.loss)
       ) {
-        return { terms: loss.terms, applied: false };
+        return { terms: loss.terms, values: undefined };
       }
       let offset = 0;
       const slices = shards.map((shard) => {
@@ -250,16 +255,26 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       const values = new Float32Array(length);
       for (const b of backward) for (let k = 0; k < b.values.length; k++) values[k]! += b.values[k]!;
       values.set(loss.variables, first.modelGradientLength);
-      await applyEverywhere(values, first.hasAfterStep ? embeddings : undefined, labels);
-      return { terms: loss.terms, applied: true };
+      return first.hasAfterStep ? { terms: loss.terms, values, embeddings } : { terms: loss.terms, values };
     };
+
+    const gradients = first.meanOverBatch ? meanGradients : inBatchGradients;
 
     return {
       backend: `${first.backend} × ${workers} workers`,
       embedding: first.embedding,
       classAnchors: first.classAnchors,
       workers,
-      step: first.meanOverBatch ? meanStep : inBatchStep,
+      gradients(batch: EngineBatch): Promise<FlatGradients> {
+        return gradients({ images: batch.images.slice(), labels: batch.labels.slice(), size: batch.size });
+      },
+      async step(batch: EngineBatch): Promise<StepOutcome> {
+        const labels = batch.labels.slice();
+        const { terms, values, embeddings } = await gradients(batch);
+        if (values === undefined) return { terms, applied: false };
+        await applyEverywhere(values, embeddings, labels);
+        return { terms, applied: true };
+      },
       async embed(batch: EngineBatch): Promise<Float32Array> {
         const shards = shardBatch(batch, workers);
         const parts = await Promise.all(
