@@ -2,6 +2,7 @@ import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import { convKernelsFor, convKernelVariant } from './conv-wasm/kernels';
 import { importOptional, type ModuleImporter } from './optional-import';
+import { silenceCpuBanner } from './quiet';
 import { tryTensorflow } from './tensorflow';
 import { registerTrainingKernels } from './training-kernels';
 import { prepareWasmBackend } from './wasm';
@@ -80,6 +81,7 @@ export async function selectBackend(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const importModule = options.importModule ?? importOptional;
   registerTrainingKernels();
+  silenceCpuBanner();
   const candidates = request === 'auto' ? AUTO_ORDER : [request];
   const skipped: string[] = [];
   for (const name of candidates) {

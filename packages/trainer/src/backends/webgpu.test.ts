@@ -22,7 +22,7 @@ describe('tryWebGpu', () => {
   it('without an adapter says so and leaves no navigator behind', async () => {
     const log: string[] = [];
     const hadNavigator = 'navigator' in globalThis;
-    const result = await tryWebGpu(fakeWebGpu(null, log));
+    const result = await tryWebGpu(fakeWebGpu(null, log), () => true);
     expect(result).toEqual({
       ok: false,
       reason: 'no WebGPU adapter: Dawn found no GPU through Vulkan (no GPU, no driver, or no libvulkan.so.1)',
@@ -33,7 +33,7 @@ describe('tryWebGpu', () => {
 
   it('sets navigator.gpu before importing the tfjs WebGPU backend, and reports a backend that did not register', async () => {
     const log: string[] = [];
-    const result = await tryWebGpu(fakeWebGpu({ info: { vendor: 'test' } }, log));
+    const result = await tryWebGpu(fakeWebGpu({ info: { vendor: 'test' } }, log), () => true);
     expect(log).toEqual([
       'import webgpu (navigator.gpu unset)',
       'import @tensorflow/tfjs-backend-webgpu (navigator.gpu set)',

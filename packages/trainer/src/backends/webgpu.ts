@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { importOptional, isModuleNotFound, type ModuleImporter } from './optional-import';
+import { vulkanLoaderPresent } from './quiet';
 
 /** The result of trying to bring up a backend: ready, or why not. */
 export type BackendAttempt =
@@ -25,7 +26,10 @@ function message(error: unknown): string {
  * imported, because that module registers its backend only if it sees `navigator.gpu`. Without a
  * GPU (no Vulkan adapter) it restores `navigator` and reports why; it never throws.
  */
-export async function tryWebGpu(importModule: ModuleImporter = importOptional): Promise<BackendAttempt> {
+export async function tryWebGpu(
+  importModule: ModuleImporter = importOptional,
+  hasVulkanLoader: () => boolean = vulkanLoaderPresent,
+): Promise<BackendAttempt> {
   if (tf.findBackend('webgpu') !== null && (await tf.setBackend('webgpu'))) {
     return { ok: true, detail: 'WebGPU backend already initialised' };
   }
@@ -38,6 +42,12 @@ export async function tryWebGpu(importModule: ModuleImporter = importOptional): 
       reason: isModuleNotFound(error)
         ? 'the optional "webgpu" package is not installed'
         : `the "webgpu" package failed to load (${message(error)})`,
+    };
+  }
+  if (!hasVulkanLoader()) {
+    return {
+      ok: false,
+      reason: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn can find no GPU',
     };
   }
   const scope = globalThis as { navigator?: { gpu?: unknown } };

@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * tfjs's cpu backend greets Node users on its first write with a banner that recommends
+ * tfjs-node. The trainer already logs which backend it chose and why (tfjs-node cannot even be
+ * installed everywhere), so the banner is noise in every run that touches the cpu backend.
+ */
+export function silenceCpuBanner(cpu: object | null = tf.findBackend('cpu')): void {
+  if (cpu !== null && 'firstUse' in cpu) (cpu as { firstUse: boolean }).firstUse = false;
+}
+
+const LIBRARY_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/lib64',
+  '/lib',
+  '/usr/local/lib',
+];
+
+/**
+ * Whether the Vulkan loader (`libvulkan.so.1`) can be found on Linux, checked before Dawn starts:
+ * without it Dawn prints a multi-line warning with its own build paths and finds no adapter
+ * anyway. Other platforms (Dawn uses Metal or D3D there) always answer true.
+ */
+export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS];
+  if (dirs.some((dir) => existsSync(join(dir, 'libvulkan.so.1')))) return true;
+  try {
+    return /\blibvulkan\.so\.1\b/.test(
+      execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
+  } catch {
+    return false;
+  }
+}
