@@ -216,6 +216,11 @@ describe('index file contents after the checksum', () => {
     expect(refusal(() => decodeIndexFile(negative)).message).toMatch(/label -2 of item 1/);
   });
 
+  it('keeps ids that start with U+FEFF (a decoder drops a leading byte-order mark by default)', () => {
+    const ids = ['\ufeff', '\ufeffa', '', 'a\ufeff', '\ufeff\ufeff'];
+    expect(decodeIndexFile(resealed((c) => ({ ...c, ids }))).ids).toEqual(ids);
+  });
+
   it('refuses to write an id that UTF-8 cannot hold instead of merging it into U+FFFD', () => {
     const error = refusal(() => encodeIndexFile({ ...contents, ids: ['a\ud800', 7, '', -3, 'a\udc00'] }));
     expect(error.code).toBe('INVALID_ARGUMENT');

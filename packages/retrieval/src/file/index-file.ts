@@ -220,7 +220,8 @@ function checkAssignments(labels: Int32Array, buckets: Int32Array, classes: numb
 
 function decodeIds(bytes: Uint8Array, n: number): ItemId[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: a decoder otherwise drops a leading U+FEFF, so the id "\ufeff" would load as ""
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const ids: ItemId[] = new Array(n);
   const seen = new Set<ItemId>();
   let offset = 0;
