@@ -291,6 +291,119 @@ describe('anchorage-serve', () => {
     expect(await again.exited).toBe(0);
   }, 120_000);
 
+  it('keeps every odd id the schema accepts through SIGTERM and SIGKILL restarts, each one deletable', async () => {
+    const db = join(root, 'odd-ids.db');
+    const odd = [
+      '\ufffd',
+      'a\ufffd',
+      '\ufffd\ufffd\ufffd',
+      '\u{1f600}',
+      '\u{10ffff}',
+      '\u{e0001}',
+      'e\u0301',
+      '\u00e9',
+      '\u200b',
+      '\u200d',
+      '\u202e',
+      '\ufeff',
+      '\uffff',
+      '\ufdd0',
+      '\u2028',
+      'a/b',
+      'a?b',
+      'a#b',
+      '%',
+      '%2F',
+      '%2E%2E',
+      '...',
+      ' ',
+      ' lead',
+      'trail ',
+      '"',
+      "'",
+      '\\',
+      '\u00df',
+      'SS',
+      '\u0130',
+      '0',
+      '00',
+      '-0',
+      '1e3',
+      'x'.repeat(256),
+      '\u{1f600}'.repeat(128),
+    ];
+    const acked = new Set<string>();
+    const write = async (url: string, ids: string[], how: 'put' | 'batch') => {
+      if (how === 'put') {
+        for (const id of ids) {
+          const res = await fetch(`${url}/v1/items/${encodeURIComponent(id)}`, {
+            method: 'PUT',
+            headers,
+            body: putBody(id),
+          });
+          expect(res.status, JSON.stringify(id)).toBe(200);
+          acked.add(id);
+        }
+      } else {
+        const res = await fetch(`${url}/v1/items`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ items: ids.map(itemFor) }),
+        });
+        expect(res.status).toBe(200);
+        for (const id of ids) acked.add(id);
+      }
+    };
+    const expectAll = async (url: string) => {
+      const stats = (await (await fetch(`${url}/v1/stats`)).json()) as { items: number };
+      expect(stats.items).toBe(acked.size);
+      for (const id of acked) {
+        const res = await fetch(`${url}/v1/items/${encodeURIComponent(id)}`);
+        expect(res.status, JSON.stringify(id)).toBe(200);
+        const item = (await res.json()) as { id: string; vector: number[] };
+        expect(item.id).toBe(id);
+        expect(item.vector).toEqual(itemFor(id).vector);
+      }
+    };
+    const start = () => startServerProcess(['--bundle', bundleDir, '--db', db], { ANCHORAGE_API_KEYS: KEY });
+
+    let server = await start();
+    await write(server.url, odd, 'put');
+    await write(
+      server.url,
+      odd.map((id) => `b:${id}`.slice(0, 256)),
+      'batch',
+    );
+    server.child.kill('SIGTERM'); // writes the snapshot
+    expect(await server.exited).toBe(0);
+    server = await start();
+    await expectAll(server.url);
+    await write(
+      server.url,
+      odd.map((id) => `c:${id}`.slice(0, 256)),
+      'batch',
+    );
+    server.child.kill('SIGKILL'); // the snapshot is now behind the rows
+    expect(await server.exited).toBe('SIGKILL');
+    server = await start();
+    await expectAll(server.url);
+    for (const id of acked) {
+      const res = await fetch(`${server.url}/v1/items/${encodeURIComponent(id)}`, {
+        method: 'DELETE',
+        headers,
+      });
+      expect(res.status, JSON.stringify(id)).toBe(200);
+    }
+    acked.clear();
+    await expectAll(server.url);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    server = await start();
+    await expectAll(server.url);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 180_000);
+
   it('serves an index file built offline (--index), alone or imported into --db, and restarts from its own snapshot', async () => {
     const rand = seeded(5);
     const vectors = Float32Array.from({ length: 20 * DIM }, () => rand() * 10);

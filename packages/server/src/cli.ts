@@ -43,6 +43,17 @@ const program = new Command('anchorage-serve')
   .option('--cors-origin <origins>', 'allow CORS from these origins (comma-separated; "*" for any)', list)
   .option('--body-limit <bytes>', 'largest request body in bytes', integer)
   .option('--rate-limit <perSecond:burst>', 'per-client rate limit, e.g. 100:200')
+  .option(
+    '--max-search-results <n>',
+    'most hits one search request may ask for, queries × k (default 100000)',
+    integer,
+  )
+  .option(
+    '--max-search-work <n>',
+    'most float32 multiply-adds one search request may cost, worst case (default 2^30)',
+    integer,
+  )
+  .option('--max-response-bytes <n>', 'largest search answer, metadata included (default 64 MiB)', integer)
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
   .showHelpAfterError();
 
@@ -68,6 +79,9 @@ async function main(): Promise<void> {
     corsOrigins: o.corsOrigin,
     bodyLimitBytes: o.bodyLimit,
     rateLimit,
+    maxSearchResults: o.maxSearchResults,
+    maxSearchWork: o.maxSearchWork,
+    maxResponseBytes: o.maxResponseBytes,
     logLevel: o.logLevel,
   };
   const file = o.config ? configFromFile(o.config) : {};

@@ -29,6 +29,12 @@ export const serverConfigSchema = z
     rateLimit: z
       .strictObject({ perSecond: z.number().positive(), burst: z.number().int().positive() })
       .optional(),
+    authFailureLimit: z
+      .strictObject({ perSecond: z.number().positive(), burst: z.number().int().positive() })
+      .default({ perSecond: 0.5, burst: 10 }),
+    maxSearchResults: positiveInt.default(100_000),
+    maxSearchWork: positiveInt.default(2 ** 30),
+    maxResponseBytes: positiveInt.default(64 * 1024 * 1024),
     batchWindowMs: z.coerce.number().min(0).max(1000).default(2),
     maxEmbedBatch: positiveInt.default(64),
     shutdownTimeoutMs: positiveInt.default(10_000),

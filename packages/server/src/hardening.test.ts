@@ -69,6 +69,16 @@ describe('1: ids that are not well-formed Unicode', () => {
       });
     }
     expect(await catalog.size()).toBe(0);
+    // "." and ".." could be written but never addressed: URLs resolve them away
+    for (const id of ['.', '..']) {
+      expect(
+        await errorOf(await send(app, 'POST', '/v1/items', { items: [{ id, vector: [1, 2, 3, 4] }] })),
+      ).toMatchObject({
+        status: 422,
+        argument: 'items[0].id',
+      });
+    }
+    expect(await catalog.size()).toBe(0);
     // a well-formed astral id is fine
     expect(
       (await send(app, 'POST', '/v1/items', { items: [{ id: '\ud83d\ude00', vector: [1, 2, 3, 4] }] }))

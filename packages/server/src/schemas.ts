@@ -48,7 +48,7 @@ const image = z.string().min(1).openapi({
   description: 'A JPEG, PNG or WebP image, base64 (a `data:` URL prefix is accepted).',
 });
 
-/** An item id: 1–256 characters, well-formed Unicode, no control characters. */
+/** An item id: 1–256 characters, well-formed Unicode, no control characters, not `.` or `..`. */
 export const itemIdSchema = z
   .string()
   .min(1)
@@ -56,7 +56,13 @@ export const itemIdSchema = z
   .refine((id) => !/\p{Cc}/u.test(id), 'must not contain control characters')
   // a lone surrogate cannot be stored as UTF-8: two such ids would become one (see isWellFormedText)
   .refine(isWellFormedText, 'must be well-formed Unicode (no lone surrogate)')
-  .openapi({ description: 'Item id chosen by the client (no control characters).', example: 'shirt-0042' });
+  // URLs resolve "." and ".." (also as %2E) away, so /v1/items/{id} could never reach such an item
+  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".." (a URL path cannot address them)')
+  .openapi({
+    description:
+      'Item id chosen by the client: 1–256 characters of well-formed Unicode, no control characters, not `.` or `..`.',
+    example: 'shirt-0042',
+  });
 
 /** Body of `POST /v1/search`. Exactly one of `vector` and `image`. */
 export const searchBodySchema = z

@@ -82,6 +82,9 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
       bodyLimitBytes: config.bodyLimitBytes,
       metadataLimitBytes: config.metadataLimitBytes,
       rateLimit: config.rateLimit,
+      authFailureLimit: config.authFailureLimit,
+      searchLimits: { maxResults: config.maxSearchResults, maxWork: config.maxSearchWork },
+      maxResponseBytes: config.maxResponseBytes,
     },
   });
   // listen first: /healthz answers and /readyz says 503 while a large index loads
