@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { docsSrc, generatedNote, repoRoot } from './paths.js';
 
@@ -36,14 +37,39 @@ function findClis(): Cli[] {
   return clis.sort((a, b) => rank(a.bin) - rank(b.bin) || a.bin.localeCompare(b.bin));
 }
 
+const nodeArgs = ['--conditions=@anchorage/source', '--import', 'tsx'];
+const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+const preload = fileURLToPath(new URL('./help-preload.cjs', import.meta.url));
+
 /** `--help` as a user sees it: the source run through tsx, 80 columns (stdout is not a terminal). */
 async function help(cli: Cli, args: string[]): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    ['--conditions=@anchorage/source', '--import', 'tsx', cli.source, ...args, '--help'],
-    { cwd: cli.packageDir, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
-  );
+  const { stdout } = await run(process.execPath, [...nodeArgs, cli.source, ...args, '--help'], {
+    cwd: cli.packageDir,
+    env,
+  });
   return stdout.trimEnd();
+}
+
+/** The program's help and every subcommand's, from one process (see help-preload.cjs). */
+async function allHelp(cli: Cli): Promise<{ help: string; subcommands: Record<string, string> }> {
+  const { stdout } = await run(process.execPath, ['--require', preload, ...nodeArgs, cli.source], {
+    cwd: cli.packageDir,
+    env,
+  });
+  try {
+    const parsed = JSON.parse(stdout) as { help: string; subcommands: Record<string, string> };
+    const trim = (text: string) => text.trimEnd();
+    return {
+      help: trim(parsed.help),
+      subcommands: Object.fromEntries(Object.entries(parsed.subcommands).map(([k, v]) => [k, trim(v)])),
+    };
+  } catch {
+    // Not a commander program: ask it for --help, once per subcommand it lists.
+    const top = await help(cli, []);
+    const names = subcommands(top);
+    const texts = await Promise.all(names.map((name) => help(cli, [name])));
+    return { help: top, subcommands: Object.fromEntries(names.map((name, i) => [name, texts[i]!])) };
+  }
 }
 
 /** Subcommand names from commander's "Commands:" section, without `help`. */
@@ -61,13 +87,9 @@ export async function generateCliReference(): Promise<string> {
   const clis = findClis();
   const sections = await Promise.all(
     clis.map(async (cli) => {
-      const top = await help(cli, []);
-      const subs = subcommands(top);
-      const subHelps = await Promise.all(subs.map((sub) => help(cli, [sub])));
+      const { help: top, subcommands: subs } = await allHelp(cli);
       const parts = [`## ${cli.bin}`, fence(top)];
-      subs.forEach((sub, i) => {
-        parts.push(`### ${cli.bin} ${sub}`, fence(subHelps[i]!));
-      });
+      for (const [name, text] of Object.entries(subs)) parts.push(`### ${cli.bin} ${name}`, fence(text));
       return parts.join('\n\n');
     }),
   );
