@@ -1,18 +1,18 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import { describe, expect, it } from 'vitest';
 import { AnchorIndex } from '../anchor/index.js';
 import { FlatIndex } from '../flat/index.js';
 import { evaluateAnchorIndex } from './anchor-evaluation.js';
 import { evaluateRetrieval } from './evaluate.js';
 
-// Debian's dataset-fashion-mnist (installed by CI); the default documented location.
-const FASHION = '/usr/share/datasets/fashion-mnist';
+// Debian's dataset-fashion-mnist (installed by CI) or $FASHION_MNIST_DIR; required in CI.
+const FASHION = fashionMnistDir();
 
 async function idx(name: string, count: number): Promise<{ data: Uint8Array; size: number }> {
-  const bytes = gunzipSync(await readFile(join(FASHION, name)));
+  const bytes = gunzipSync(await readFile(join(FASHION!, name)));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = bytes[3]!;
   let size = 1;
@@ -31,7 +31,7 @@ async function split(prefix: string, count: number) {
   };
 }
 
-describe.runIf(existsSync(FASHION))(
+describe.runIf(FASHION !== undefined)(
   'retrieval on a Fashion-MNIST slice (raw pixels; needs dataset-fashion-mnist)',
   () => {
     it('two-stage at probe = C equals exhaustive; probe = 1 scans a tenth', { timeout: 60_000 }, async () => {

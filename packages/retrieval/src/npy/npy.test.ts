@@ -3,17 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
+import { numpyPython } from '@anchorage/loss-core/testing';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy, readNpy, writeNpy } from './npy.js';
 
-function hasNumpy(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const python = numpyPython();
 
 describe('.npy', () => {
   it('round-trips every supported type and shape', () => {
@@ -70,7 +64,7 @@ describe('.npy', () => {
     expect(() => encodeNpy(new Float32Array(5), [2, 2])).toThrow(AnchorageError);
   });
 
-  it.runIf(hasNumpy())(
+  it.runIf(python !== undefined)(
     'is read by NumPy and reads what NumPy writes (runs where python3 has numpy)',
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'anchorage-npy-'));
