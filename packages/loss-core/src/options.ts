@@ -30,7 +30,7 @@ export interface CamLossOptions {
  * and by 0.9 points after 5 full epochs (packages/trainer/README.md, "Results"). p = m keeps the
  * min-norm term inactive at a spread initialisation (anchors of an orthogonal frame 2m apart have
  * norm √2·m > p), so it only guards against anchors collapsing towards the origin.
- * Reductions and weights follow DESIGN.md's formulas.
+ * Reductions and weights follow the formulas of the docs' CAM loss page (apps/docs/src/concepts/cam-loss.md).
  */
 export const DEFAULT_CAM_OPTIONS: Readonly<CamLossOptions> = Object.freeze({
   margin: 3,

@@ -1,4 +1,4 @@
-// Independent float64 reference of DESIGN.md's formulas, written as literally as possible
+// Independent float64 reference of the CAM formulas (apps/docs/src/concepts/cam-loss.md), written as literally as possible
 // (ordered pairs, explicit norms), used only by tests.
 import type { CamLossOptions } from '../options';
 
