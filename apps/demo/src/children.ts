@@ -41,10 +41,14 @@ export function runCli(
 ): Promise<void> {
   const name = `${pkg.replace('@anchorage/', 'anchorage-')} ${args[0] ?? ''}`.trim();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@anchorage/source', '--import', 'tsx', cliSource(pkg), ...args], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, ...options.env },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@anchorage/source', '--import', 'tsx', cliSource(pkg), ...args],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, ...options.env },
+      },
+    );
     current = child;
     child.on('error', reject);
     child.on('exit', (status, signal) => {
