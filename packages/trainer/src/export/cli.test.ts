@@ -6,9 +6,16 @@ import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeIdx } from '../data';
+import { l2NormalizeRowsInPlace } from '../losses';
 import { createBackbone } from '../models';
-import { modelSnapshot, optimizerSnapshot } from '../train/checkpoint';
-import { DEFAULT_TRAIN_CONFIG } from '../train/config';
+import {
+  CHECKPOINT_FORMAT_VERSION,
+  modelSnapshot,
+  optimizerSnapshot,
+  saveCheckpoint,
+} from '../train/checkpoint';
+import { classMeans } from '../train/class-means';
+import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from '../train/config';
 import { readBundle } from './bundle';
 import { registerExportCommands } from './cli';
 import { maxAbsDiff, onnxRuntimeWarnings, randomFloats, randomizeWeights } from './onnx-test-support';
@@ -213,6 +220,56 @@ describe('anchorage-train export / embed', () => {
     expect(maxAbsDiff((await readNpy(out)).data as Float32Array, uint8.data as Float32Array)).toBeLessThan(
       1e-5,
     );
+  });
+
+  it('a loss on normalised embeddings without anchors: model.onnx normalises, anchors are class means', async () => {
+    // A format-2 checkpoint of a triplet run stopped before its class means were computed.
+    const config = resolveTrainConfig({
+      dataset: 'mnist',
+      data: join(root, 'mnist'),
+      loss: 'triplet',
+      dim: 8,
+      normalization: { mean, std },
+    });
+    const optimizer = await optimizerSnapshot(tf.train.adam());
+    const runDir = join(root, 'triplet-run');
+    await saveCheckpoint(
+      join(runDir, 'checkpoint'),
+      {
+        model: await modelSnapshot(model),
+        loss: { specs: [], data: new ArrayBuffer(0) },
+        optimizers: { model: optimizer, loss: optimizer },
+      },
+      {
+        formatVersion: CHECKPOINT_FORMAT_VERSION,
+        config,
+        dataset: { name: 'mnist', classes: 10, classNames: [...'0123456789'], trainSize: COUNT },
+        input: { height: 28, width: 28, channels: 1, mean, std },
+        dim: 8,
+        embedding: 'l2-normalized',
+        classAnchors: 'class-means',
+        progress: { epoch: 0, batchInEpoch: 1, step: 1, epochRngState: null, elapsedMs: 10 },
+        backend: 'cpu',
+        savedAt: new Date(0).toISOString(),
+      },
+    );
+    const bundle = join(root, 'bundle-triplet');
+    await run('export', '--checkpoint', runDir, '--out', bundle);
+    const { manifest, anchors: read } = await readBundle(bundle);
+    expect(manifest.loss).toMatchObject({ name: 'triplet', margin: 0.2, embedding: 'l2-normalized' });
+
+    const normalised = Float32Array.from(images, (p) => (p / 255 - mean[0]!) / std[0]!);
+    const expected = l2NormalizeRowsInPlace(
+      tf.tidy(
+        () =>
+          (model.predict(tf.tensor(normalised, [COUNT, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array,
+      ),
+      8,
+    );
+    expect(maxAbsDiff(read, classMeans(expected, labels, 10, 8))).toBeLessThan(1e-5);
+    const out = join(root, 'triplet.npy');
+    await run('embed', '--bundle', bundle, '--dataset', 'mnist', '--data', join(root, 'mnist'), '--out', out);
+    expect(maxAbsDiff((await readNpy(out)).data as Float32Array, expected)).toBeLessThan(1e-4);
   });
 
   it('reports a missing checkpoint and a bundle without model.onnx as one error line', async () => {

@@ -104,6 +104,26 @@ describe.skipIf(!hasData)('train', () => {
     expect(log.at(-1)).toMatchObject({ type: 'error', code: 'NON_FINITE' });
   }, 120_000);
 
+  it('trains an in-batch loss on two workers and records the class means as its class anchors', async () => {
+    const out = join(root, 'triplet');
+    const result = await train(
+      { ...tiny('wasm'), loss: 'triplet', workers: 2, epochs: 1 },
+      { out, quiet: true },
+    );
+    expect(result.status).toBe('completed');
+    expect(Object.keys(result.lastTerms!).sort()).toEqual(['hardNegative', 'hardPositive', 'loss']);
+    const { snapshot, state } = await loadCheckpoint(out);
+    expect(state).toMatchObject({ embedding: 'l2-normalized', classAnchors: 'class-means' });
+    expect(state.config).toMatchObject({ loss: 'triplet', lossOptions: { margin: 0.2 } });
+    const anchors = snapshot.classAnchors!;
+    expect(anchors).toHaveLength(10 * 8);
+    // Means of unit vectors: norm at most 1, and 0 for classes the 10 images do not contain.
+    for (let c = 0; c < 10; c++) {
+      const norm = Math.hypot(...anchors.subarray(c * 8, (c + 1) * 8));
+      expect(norm).toBeLessThanOrEqual(1 + 1e-6);
+    }
+  }, 120_000);
+
   it('refuses to overwrite an existing run without resume', async () => {
     const out = join(root, 'existing');
     await train({ ...tiny('wasm'), epochs: 1 }, { out, quiet: true });
