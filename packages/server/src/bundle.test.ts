@@ -89,5 +89,9 @@ describe('loadBundle', () => {
       }),
     );
     expectRefused(() => loadBundle(dir), 'CORRUPT_FILE', /input\.mean has 2 values, expected 1 or 3/);
+    writeBundle(dir, { dim: 2, classes: 2 });
+    // finite as a double, infinite as the float32 the anchors are kept in
+    writeFileSync(join(dir, 'anchors.json'), '{"dim": 2, "anchors": [[1, 2], [3, 1e39]]}');
+    expectRefused(() => loadBundle(dir), 'CORRUPT_FILE', /finite float32/);
   });
 });

@@ -4,6 +4,10 @@ import { AnchorageError } from '@anchorage/loss-core';
 import { z } from 'zod';
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+// anchors become float32: a finite double such as 1e39 would turn into Infinity
+const finiteFloat32 = z
+  .number()
+  .refine((v) => Number.isFinite(Math.fround(v)), 'must be a finite float32 number (|x| < 3.4e38)');
 
 /** Schema of `manifest.json` (DESIGN.md "Artifacts"); unknown fields are kept. */
 export const manifestSchema = z.looseObject({
@@ -31,7 +35,7 @@ export type Manifest = z.infer<typeof manifestSchema>;
 
 const anchorsSchema = z.object({
   dim: z.number().int().positive(),
-  anchors: z.array(z.array(finite)).min(1),
+  anchors: z.array(z.array(finiteFloat32)).min(1),
 });
 
 /** A model bundle read from its folder. `anchors` is C×dim row-major. */
