@@ -1,14 +1,17 @@
 /**
  * Trainer benchmark: refcnn training images/s (28×28×1, B=128, Adam, softmax cross-entropy head)
  * on tfjs-wasm (one thread), tfjs-cpu, and PyTorch on the CPU (Debian's python3-torch) with 1 and 2
- * threads, all measured in this run. Usage: pnpm bench [--steps N] [--cpu-steps N] [--no-cpu] [--no-torch]
+ * threads, all measured in this run; then one row per registered loss (the trainer's engines, wasm,
+ * one thread and two workers) with its ratio to CAM's step.
+ * Usage: pnpm bench [--steps N] [--cpu-steps N] [--no-cpu] [--no-torch] [--no-losses]
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backends/index';
-import { timeCamSteps } from './parallel-step';
+import { listLosses } from '../src/losses/index';
+import { timeCamSteps, timeLossSteps } from './parallel-step';
 import { type StepShape, type StepTiming, timeRefCnnSteps } from './refcnn-step';
 
 const args = process.argv.slice(2);
@@ -59,12 +62,15 @@ function torchTiming(threads: number): StepTiming | string {
  * wasm on both cores: src/parallel's data-parallel engine (2 worker threads, CAM loss), next to
  * the same engine on one thread so the speed-up is read from one pair of rows.
  */
+const camTimings: StepTiming[] = [];
 async function wasmBothCores(): Promise<StepTiming | undefined> {
   const one = await timeCamSteps(shape, warmup, steps, 1);
+  camTimings.push(one);
   rows.push({ name: 'tfjs wasm, CAM loss, 1 thread (src/train engine)', threads: 1, timing: one });
   console.error(`wasm CAM 1 thread: ${one.medianMs.toFixed(1)} ms/step`);
   const two = await timeCamSteps(shape, warmup, steps, 2);
   console.error(`wasm CAM 2 workers: ${two.medianMs.toFixed(1)} ms/step`);
+  camTimings.push(two);
   return two;
 }
 
@@ -138,3 +144,37 @@ console.log(
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const row of table) console.log(line(row));
+
+if (!args.includes('--no-losses')) {
+  // One row per loss: the same engines and batches as CAM's rows above, only the loss differs.
+  const lossRows: string[][] = [];
+  for (const loss of listLosses()) {
+    const timings =
+      loss === 'cam' && camTimings.length === 2
+        ? camTimings
+        : [
+            await timeLossSteps(shape, warmup, steps, 1, loss),
+            await timeLossSteps(shape, warmup, steps, 2, loss),
+          ];
+    console.error(
+      `wasm ${loss}: ${timings.map((t) => t.medianMs.toFixed(1)).join(' / ')} ms/step (1 thread / 2 workers)`,
+    );
+    lossRows.push([
+      loss,
+      timings[0]!.medianMs.toFixed(1),
+      (timings[0]!.medianMs / camTimings[0]!.medianMs).toFixed(2),
+      timings[1]!.medianMs.toFixed(1),
+      (timings[1]!.medianMs / camTimings[1]!.medianMs).toFixed(2),
+    ]);
+  }
+  const lossHeader = ['loss', '1 thread ms/step', '× CAM', '2 workers ms/step', '× CAM'];
+  const lossWidths = lossHeader.map((h, i) => Math.max(h.length, ...lossRows.map((r) => r[i]!.length)));
+  const lossLine = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(lossWidths[i]!)).join(' | ')} |`;
+  console.log('');
+  console.log(
+    `per loss: refcnn B=${shape.batchSize}, dim ${shape.dim}, wasm, the trainer's engines, median ms/step`,
+  );
+  console.log(lossLine(lossHeader));
+  console.log(lossLine(lossWidths.map((w) => '-'.repeat(w))));
+  for (const row of lossRows) console.log(lossLine(row));
+}

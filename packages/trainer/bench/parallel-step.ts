@@ -7,21 +7,23 @@ import { createLocalEngine } from '../src/train/local-engine';
 import { median, type StepShape, type StepTiming, syntheticDataset } from './refcnn-step';
 
 /**
- * CAM training steps of the real engines (src/train, src/parallel): `workers` = 1 runs the local
- * engine on this thread's wasm backend; more runs the data-parallel engine, one wasm replica per
- * worker thread, gradients averaged every step. Timed per step, batch conversion included.
+ * Training steps of the real engines (src/train, src/parallel) with a registered loss (default
+ * CAM): `workers` = 1 runs the local engine on this thread's wasm backend; more runs the
+ * data-parallel engine, one wasm replica per worker thread. Timed per step, batch conversion included.
  */
-export async function timeCamSteps(
+export async function timeLossSteps(
   shape: StepShape,
   warmup: number,
   steps: number,
   workers: number,
+  loss = 'cam',
 ): Promise<StepTiming> {
   const config = resolveTrainConfig({
     dataset: 'synthetic',
     dim: shape.dim,
     batchSize: shape.batchSize,
     backend: 'wasm',
+    loss,
   });
   const inputShape: [number, number, number] = [shape.height, shape.width, shape.channels];
   let engine: TrainingEngine;
@@ -50,4 +52,14 @@ export async function timeCamSteps(
   }
   const medianMs = median(stepsMs);
   return { stepsMs, medianMs, imagesPerSecond: (1000 * shape.batchSize) / medianMs };
+}
+
+/** {@link timeLossSteps} with the CAM loss. */
+export function timeCamSteps(
+  shape: StepShape,
+  warmup: number,
+  steps: number,
+  workers: number,
+): Promise<StepTiming> {
+  return timeLossSteps(shape, warmup, steps, workers, 'cam');
 }

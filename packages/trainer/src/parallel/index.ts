@@ -2,6 +2,4 @@ export {
   createParallelEngine,
   type ParallelEngine,
   type ParallelEngineOptions,
-  shardBatch,
-  startWorker,
 } from './parallel-engine';

@@ -14,9 +14,10 @@ export {
   type TrainingSnapshot,
   type TrainProgress,
 } from './checkpoint';
+export { classMeans } from './class-means';
 export { registerTrainCommands } from './commands';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
-export type { EngineBatch, StepOutcome, TrainingEngine } from './engine';
+export type { EngineBatch, StepOutcome, StepTerms, TrainingEngine } from './engine';
 export {
   type EvalReport,
   embedWithModel,
@@ -25,6 +26,7 @@ export {
   formatEvalReport,
   type LoadedCheckpoint,
   loadCheckpointModel,
+  retrievalEmbeddings,
 } from './evaluate';
 export {
   createLocalEngine,
@@ -33,10 +35,6 @@ export {
   type LocalEngineOptions,
 } from './local-engine';
 export { createProgram } from './program';
-export {
-  evaluateRetrieval,
-  type RetrievalInput,
-  type RetrievalMetrics,
-  type TwoStageMetrics,
-} from './retrieval-metrics';
+// The protocol's ranking lives in @anchorage/retrieval (`evaluateRetrieval`); the trainer's wrapper stays internal.
+export type { TwoStageMetrics } from './retrieval-metrics';
 export { loadTrainingSet, type StepEvent, type TrainOptions, type TrainResult, train } from './train';
