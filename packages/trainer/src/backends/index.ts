@@ -17,4 +17,10 @@ export {
 export { TENSORFLOW_PACKAGES, tryTensorflow } from './tensorflow';
 export { registerTrainingKernels } from './training-kernels';
 export { prepareWasmBackend, useWasmBackend, wasmBinaryDir } from './wasm';
-export { type BackendAttempt, tryWebGpu } from './webgpu';
+export {
+  type AdapterDescription,
+  type BackendAttempt,
+  isSoftwareAdapter,
+  type TryWebGpuOptions,
+  tryWebGpu,
+} from './webgpu';

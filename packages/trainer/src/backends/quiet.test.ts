@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { silenceCpuBanner, vulkanLoaderPresent } from './quiet';
+import { gpuDevicePresent, silenceCpuBanner, vulkanLoaderPresent } from './quiet';
 import { tryWebGpu } from './webgpu';
 
 const dir = mkdtempSync(join(tmpdir(), 'anchorage-vulkan-'));
@@ -16,13 +16,26 @@ describe('vulkanLoaderPresent', () => {
   });
 });
 
+describe('gpuDevicePresent', () => {
+  it.runIf(process.platform === 'linux')('looks for NVIDIA nodes and DRM render nodes', () => {
+    const dev = mkdtempSync(join(tmpdir(), 'anchorage-dev-'));
+    try {
+      expect(gpuDevicePresent(dev)).toBe(false);
+      mkdirSync(join(dev, 'dri'));
+      writeFileSync(join(dev, 'dri', 'card0'), '');
+      expect(gpuDevicePresent(dev)).toBe(false);
+      writeFileSync(join(dev, 'dri', 'renderD128'), '');
+      expect(gpuDevicePresent(dev)).toBe(true);
+    } finally {
+      rmSync(dev, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tryWebGpu without a Vulkan loader', () => {
   it('does not start Dawn (whose warning would name its own build paths) and says why', async () => {
     const create = vi.fn();
-    const result = await tryWebGpu(
-      async () => ({ create, globals: {} }),
-      () => false,
-    );
+    const result = await tryWebGpu(async () => ({ create, globals: {} }), { hasVulkanLoader: () => false });
     expect(result).toEqual({
       ok: false,
       reason: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn can find no GPU',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -37,6 +37,21 @@ export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boole
     return /\blibvulkan\.so\.1\b/.test(
       execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
     );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the machine shows a GPU device node (NVIDIA's, a DRM render node, or WSL's `/dev/dxg`).
+ * `auto` starts Dawn only then: on a machine without one, Dawn could find only a software adapter,
+ * which `auto` refuses anyway, after printing its driver warnings. Other platforms answer true.
+ */
+export function gpuDevicePresent(devDir = '/dev'): boolean {
+  if (process.platform !== 'linux') return true;
+  if (['nvidia0', 'nvidiactl', 'dxg'].some((name) => existsSync(join(devDir, name)))) return true;
+  try {
+    return readdirSync(join(devDir, 'dri')).some((name) => name.startsWith('renderD'));
   } catch {
     return false;
   }

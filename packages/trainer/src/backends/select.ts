@@ -33,12 +33,17 @@ export const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm
 
 const REQUESTS: readonly BackendRequest[] = ['auto', ...AUTO_ORDER];
 
-async function attempt(name: BackendName, importModule: ModuleImporter): Promise<BackendAttempt> {
+async function attempt(
+  name: BackendName,
+  importModule: ModuleImporter,
+  request: BackendRequest,
+): Promise<BackendAttempt> {
   switch (name) {
     case 'tensorflow':
       return tryTensorflow(importModule);
     case 'webgpu':
-      return tryWebGpu(importModule);
+      // auto never settles for a software adapter; asking for webgpu by name does
+      return tryWebGpu(importModule, { allowSoftware: request === 'webgpu' });
     case 'wasm':
       try {
         await prepareWasmBackend();
@@ -85,7 +90,7 @@ export async function selectBackend(
   const candidates = request === 'auto' ? AUTO_ORDER : [request];
   const skipped: string[] = [];
   for (const name of candidates) {
-    const result = await attempt(name, importModule);
+    const result = await attempt(name, importModule, request);
     if (result.ok) {
       const why =
         request === 'auto'

@@ -1,19 +1,57 @@
 import * as tf from '@tensorflow/tfjs';
 import { importOptional, isModuleNotFound, type ModuleImporter } from './optional-import';
-import { vulkanLoaderPresent } from './quiet';
+import { gpuDevicePresent, vulkanLoaderPresent } from './quiet';
 
 /** The result of trying to bring up a backend: ready, or why not. */
 export type BackendAttempt =
   | { readonly ok: true; readonly detail: string }
   | { readonly ok: false; readonly reason: string };
 
+/** What Dawn says about an adapter (the parts the choice looks at). */
+export interface AdapterDescription {
+  info?: {
+    vendor?: string;
+    architecture?: string;
+    description?: string;
+    device?: string;
+    isFallbackAdapter?: boolean;
+  };
+  isFallbackAdapter?: boolean;
+}
+
 interface WebGpuModule {
   create(flags: string[]): {
-    requestAdapter(): Promise<{
-      info?: { vendor?: string; architecture?: string; description?: string };
-    } | null>;
+    requestAdapter(): Promise<AdapterDescription | null>;
   };
   globals: Record<string, unknown>;
+}
+
+/** Options of {@link tryWebGpu}. */
+export interface TryWebGpuOptions {
+  /**
+   * Accept a software adapter (Mesa's lavapipe, SwiftShader): true when webgpu is asked for by
+   * name, false for `auto`, where such an adapter would be far slower than wasm.
+   */
+  allowSoftware?: boolean;
+  /** Whether the Vulkan loader exists (tests replace it). */
+  hasVulkanLoader?: () => boolean;
+  /** Whether a GPU device node exists; consulted only when software adapters are refused. */
+  hasGpuDevice?: () => boolean;
+}
+
+/** A software rasteriser posing as a GPU: Dawn's fallback flag, or a CPU driver by name. */
+export function isSoftwareAdapter(adapter: AdapterDescription): boolean {
+  const info = adapter.info ?? {};
+  if (adapter.isFallbackAdapter === true || info.isFallbackAdapter === true) return true;
+  const text = [info.vendor, info.architecture, info.description, info.device].filter(Boolean).join(' ');
+  return /llvmpipe|lavapipe|swiftshader|\bsoftware\b/i.test(text);
+}
+
+function adapterName(adapter: AdapterDescription): string {
+  const info = adapter.info;
+  return (
+    [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'an unnamed adapter'
+  );
 }
 
 function message(error: unknown): string {
@@ -28,7 +66,11 @@ function message(error: unknown): string {
  */
 export async function tryWebGpu(
   importModule: ModuleImporter = importOptional,
-  hasVulkanLoader: () => boolean = vulkanLoaderPresent,
+  {
+    allowSoftware = true,
+    hasVulkanLoader = vulkanLoaderPresent,
+    hasGpuDevice = gpuDevicePresent,
+  }: TryWebGpuOptions = {},
 ): Promise<BackendAttempt> {
   if (tf.findBackend('webgpu') !== null && (await tf.setBackend('webgpu'))) {
     return { ok: true, detail: 'WebGPU backend already initialised' };
@@ -44,6 +86,9 @@ export async function tryWebGpu(
         : `the "webgpu" package failed to load (${message(error)})`,
     };
   }
+  if (!allowSoftware && !hasGpuDevice()) {
+    return { ok: false, reason: 'no GPU device on this machine (/dev/nvidia*, /dev/dri/renderD*)' };
+  }
   if (!hasVulkanLoader()) {
     return {
       ok: false,
@@ -52,7 +97,7 @@ export async function tryWebGpu(
   }
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   const previous = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  const result = await startWebGpu(webgpu, importModule);
+  const result = await startWebGpu(webgpu, importModule, allowSoftware);
   // on failure leave no half-made navigator behind: other code tests `navigator.gpu` to pick a path
   if (!result.ok) {
     if (previous === undefined) delete scope.navigator;
@@ -63,7 +108,11 @@ export async function tryWebGpu(
 
 type Gpu = ReturnType<WebGpuModule['create']>;
 
-async function startWebGpu(webgpu: WebGpuModule, importModule: ModuleImporter): Promise<BackendAttempt> {
+async function startWebGpu(
+  webgpu: WebGpuModule,
+  importModule: ModuleImporter,
+  allowSoftware: boolean,
+): Promise<BackendAttempt> {
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   let adapter: Awaited<ReturnType<Gpu['requestAdapter']>>;
   try {
@@ -86,6 +135,12 @@ async function startWebGpu(webgpu: WebGpuModule, importModule: ModuleImporter): 
       reason: 'no WebGPU adapter: Dawn found no GPU through Vulkan (no GPU, no driver, or no libvulkan.so.1)',
     };
   }
+  if (!allowSoftware && isSoftwareAdapter(adapter)) {
+    return {
+      ok: false,
+      reason: `the only WebGPU adapter is software (${adapterName(adapter)}), slower than wasm; --backend webgpu uses it`,
+    };
+  }
   try {
     await importModule('@tensorflow/tfjs-backend-webgpu');
     if (tf.findBackendFactory('webgpu') === null) {
@@ -100,7 +155,5 @@ async function startWebGpu(webgpu: WebGpuModule, importModule: ModuleImporter): 
   } catch (error) {
     return { ok: false, reason: `the WebGPU backend failed to load (${message(error)})` };
   }
-  const info = adapter.info;
-  const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ');
-  return { ok: true, detail: `WebGPU on ${name || 'an unnamed adapter'}` };
+  return { ok: true, detail: `WebGPU on ${adapterName(adapter)}` };
 }
