@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -31,8 +31,11 @@ function findClis(): Cli[] {
       clis.push({ bin, packageDir, source });
     }
   }
-  // The order a user meets them in: train, then index, then serve.
-  const order = ['anchorage-train', 'anchorage-index', 'anchorage-serve'];
+  // `pnpm start` (the demo app) is a command too, though no package publishes it.
+  const demo = join(repoRoot, 'apps/demo');
+  if (existsSync(join(demo, 'src/main.ts'))) clis.push({ bin: 'pnpm start', packageDir: demo, source: 'src/main.ts' });
+  // The order a user meets them in: start, train, then index, then serve.
+  const order = ['pnpm start', 'anchorage-train', 'anchorage-index', 'anchorage-serve'];
   const rank = (bin: string) => (order.includes(bin) ? order.indexOf(bin) : order.length);
   return clis.sort((a, b) => rank(a.bin) - rank(b.bin) || a.bin.localeCompare(b.bin));
 }
@@ -97,10 +100,11 @@ export async function generateCliReference(): Promise<string> {
     generatedNote('scripts/cli-reference.ts', "each command's --help"),
     '# Command line',
     'Every command below is printed exactly as its `--help` prints it; this page is regenerated from ' +
-      'the commands themselves on every docs build. Installed from npm the commands are on the PATH ' +
-      '(`npx anchorage-train …`); inside this repository run them from source as shown in ' +
-      '[Getting started](../getting-started.md).',
-    `Commands: ${clis.map((c) => `[\`${c.bin}\`](#${c.bin})`).join(', ')}.`,
+      'the commands themselves on every docs build. Installed from npm the package commands are on the ' +
+      'PATH (`npx anchorage-train …`); inside this repository `pnpm train`, `pnpm index` and ' +
+      '`pnpm serve` run `anchorage-train`, `anchorage-index` and `anchorage-serve` from source ' +
+      '([Getting started](../getting-started.md)).',
+    `Commands: ${clis.map((c) => `[\`${c.bin}\`](#${c.bin.replace(/ /g, '-')})`).join(', ')}.`,
     ...sections,
   ].join('\n\n');
   const path = join(docsSrc, 'reference/cli.md');
