@@ -33,7 +33,8 @@ function findClis(): Cli[] {
   }
   // `pnpm start` (the demo app) is a command too, though no package publishes it.
   const demo = join(repoRoot, 'apps/demo');
-  if (existsSync(join(demo, 'src/main.ts'))) clis.push({ bin: 'pnpm start', packageDir: demo, source: 'src/main.ts' });
+  if (existsSync(join(demo, 'src/main.ts')))
+    clis.push({ bin: 'pnpm start', packageDir: demo, source: 'src/main.ts' });
   // The order a user meets them in: start, train, then index, then serve.
   const order = ['pnpm start', 'anchorage-train', 'anchorage-index', 'anchorage-serve'];
   const rank = (bin: string) => (order.includes(bin) ? order.indexOf(bin) : order.length);
