@@ -13,6 +13,7 @@ import { ApiKeys } from './auth.js';
 import type { ModelBundle } from './bundle.js';
 import { type Catalog, type CatalogResult, checkBatchIds, type ItemRecord } from './catalog.js';
 import { demoPage } from './demo-page.js';
+import type { DemoSample } from './demo-samples.js';
 import type { OnnxEmbedder } from './embedder.js';
 import { ApiError, type ApiErrorCode, toApiError } from './errors.js';
 import { decodeImage } from './image.js';
@@ -62,6 +63,8 @@ export interface AppOptions {
   searchLimits?: Partial<SearchLimits>;
   /** Largest search answer in bytes of JSON, metadata included (default 64 MiB). */
   maxResponseBytes?: number;
+  /** Images the demo page offers as sample queries (see `loadDemoSamples`). */
+  demoSamples?: readonly DemoSample[];
 }
 
 /** What the app serves. */
@@ -471,7 +474,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   // ---- pages and probes
   const nonce = (c: Context) =>
     (c as Context<{ Variables: SecureHeadersVariables }>).get('secureHeadersNonce')!;
-  app.get('/', pageHeaders, (c) => c.html(demoPage(nonce(c))));
+  app.get('/', pageHeaders, (c) => c.html(demoPage(nonce(c), options.demoSamples)));
   app.get('/docs', pageHeaders, (c) => c.html(apiPage(nonce(c))));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   register({

@@ -54,6 +54,7 @@ const program = new Command('anchorage-serve')
     integer,
   )
   .option('--max-response-bytes <n>', 'largest search answer, metadata included (default 64 MiB)', integer)
+  .option('--demo-samples <dir>', 'folder of JPEG/PNG/WebP images the demo page offers as sample queries')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
   .showHelpAfterError();
 
@@ -82,11 +83,17 @@ async function main(): Promise<void> {
     maxSearchResults: o.maxSearchResults,
     maxSearchWork: o.maxSearchWork,
     maxResponseBytes: o.maxResponseBytes,
+    demoSamples: o.demoSamples,
     logLevel: o.logLevel,
   };
   const file = o.config ? configFromFile(o.config) : {};
   const config = resolveConfig(file, configFromEnv(process.env), flags);
   const server = await startServer(config);
+  // one human line beside the JSON log: where to point a browser or a client
+  process.stderr.write(
+    `anchorage-serve: listening on http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/ ` +
+      `(demo page; API reference at /docs)\n`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -38,6 +38,7 @@ export const serverConfigSchema = z
     batchWindowMs: z.coerce.number().min(0).max(1000).default(2),
     maxEmbedBatch: positiveInt.default(64),
     shutdownTimeoutMs: positiveInt.default(10_000),
+    demoSamples: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => !(c.db && c.store), { message: '--db and --store cannot both be given', path: ['store'] });
@@ -77,6 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ServerConfigInput
     readAuth: boolEnv('ANCHORAGE_READ_AUTH', env.ANCHORAGE_READ_AUTH),
     corsOrigins: listEnv(env.ANCHORAGE_CORS_ORIGINS),
     bodyLimitBytes: env.ANCHORAGE_BODY_LIMIT_BYTES,
+    demoSamples: env.ANCHORAGE_DEMO_SAMPLES,
     logLevel: env.ANCHORAGE_LOG_LEVEL,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined && v !== '')) as never;

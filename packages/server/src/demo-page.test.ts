@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromiumPath } from '@anchorage/loss-core/testing';
 import pino from 'pino';
 import { type Browser, chromium } from 'playwright-core';
 import sharp from 'sharp';
@@ -9,9 +10,10 @@ import { resolveConfig } from './config.js';
 import { type RunningServer, startServer } from './server.js';
 import { linearEmbedding, writeBundle } from './test-fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const reason = hasChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`;
+// $CHROMIUM_PATH or Debian's chromium; a missing one fails the run where CI requires fixtures
+const CHROMIUM = chromiumPath();
+const hasChromium = CHROMIUM !== undefined;
+const reason = hasChromium ? '' : ' (skipped: no Chromium; apt-get install chromium or set CHROMIUM_PATH)';
 
 describe(`demo page in a real browser${reason}`, () => {
   let root: string;

@@ -1,3 +1,5 @@
+import type { DemoSample } from './demo-samples.js';
+
 /**
  * The page's check of an image URL read from stored metadata (JavaScript source, run in the
  * browser): only `data:` images of raster types and paths on this server. `//host/…`, `/\host/…`
@@ -20,7 +22,9 @@ export const SAFE_IMAGE_SOURCE = `function safeImageSource(src, base) {
  * distances and the predicted class, and the index stats. Self-contained: no external scripts,
  * styles or fonts, so it works offline and sends nothing anywhere but this server.
  */
-export function demoPage(nonce: string): string {
+export function demoPage(nonce: string, samples: readonly DemoSample[] = []): string {
+  // JSON inside a script element: escape '<' so no sample name can close the element
+  const sampleJson = JSON.stringify(samples).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -43,6 +47,10 @@ export function demoPage(nonce: string): string {
   #error { color: #b00020; min-height: 1.4em; }
   #stats { font-size: 13px; color: #555; }
   label { font-size: 13px; }
+  #samples { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 12px 0; }
+  #samples button { padding: 2px; border: 1px solid #ccd; border-radius: 4px; background: #fff; cursor: pointer; }
+  #samples button:hover { border-color: #2f6fed; }
+  #samples img { width: 48px; height: 48px; image-rendering: pixelated; display: block; }
   input[type=number] { width: 5em; }
 </style>
 </head>
@@ -52,6 +60,7 @@ export function demoPage(nonce: string): string {
   <div id="drop" tabindex="0">Drop an image here or <u>pick a file</u> (JPEG, PNG, WebP)
     <input id="file" type="file" accept="image/jpeg,image/png,image/webp" hidden>
   </div>
+  <div id="samples" hidden><span>or try a test image:</span></div>
   <p>
     <label>k <input id="k" type="number" min="1" max="1000" value="12"></label>
     <label>probe <input id="probe" type="number" min="1" value="1"></label>
@@ -141,6 +150,26 @@ $('drop').addEventListener('drop', (e) => {
   $('drop').classList.remove('over');
   if (e.dataTransfer.files[0]) search(e.dataTransfer.files[0]);
 });
+const SAMPLES = ${sampleJson};
+function sampleFile(sample) {
+  const [head, data] = sample.dataUrl.split(',');
+  const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+  return new File([bytes], sample.name, { type: head.slice(5, head.indexOf(';')) });
+}
+for (const sample of SAMPLES) {
+  if (!safeImageSource(sample.dataUrl, location.href)) continue;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'sample';
+  button.title = sample.name;
+  const img = document.createElement('img');
+  img.src = sample.dataUrl;
+  img.alt = sample.name;
+  button.append(img);
+  button.addEventListener('click', () => search(sampleFile(sample)));
+  $('samples').append(button);
+  $('samples').hidden = false;
+}
 $('key').addEventListener('change', loadStats);
 loadStats();
 </script>

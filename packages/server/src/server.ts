@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { loadBundle, type ModelBundle } from './bundle.js';
 import { type Catalog, LoadingCatalog } from './catalog.js';
 import type { ServerConfig } from './config.js';
+import { loadDemoSamples } from './demo-samples.js';
 import { OnnxEmbedder } from './embedder.js';
 import { Metrics } from './metrics.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
@@ -85,6 +86,7 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
       authFailureLimit: config.authFailureLimit,
       searchLimits: { maxResults: config.maxSearchResults, maxWork: config.maxSearchWork },
       maxResponseBytes: config.maxResponseBytes,
+      demoSamples: config.demoSamples ? loadDemoSamples(config.demoSamples) : undefined,
     },
   });
   // listen first: /healthz answers and /readyz says 503 while a large index loads
