@@ -5,7 +5,7 @@ import type { LossFactory, TrainableLoss } from './loss';
 import { uniqueVariableName } from './normalize';
 
 /**
- * The Class Anchor Margin loss (DESIGN.md): attractor + λ_R·repeller + λ_N·minimum norm, with one
+ * The Class Anchor Margin loss (see `@anchorage/loss-core`): attractor + λ_R·repeller + λ_N·minimum norm, with one
  * learnable anchor per class. Value and analytic gradients come from `@anchorage/loss-core`.
  */
 export const camLossFactory: LossFactory = {

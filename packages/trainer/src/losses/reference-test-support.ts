@@ -1,7 +1,7 @@
 /**
  * The losses' formulas written once more, independently of tfjs: plain float64 loops over the
- * definitions of issue 10 and DESIGN.md, used by the conformance suite as ground truth (values, and
- * gradients by central finite differences).
+ * definitions in the README ("Losses") and loss-core, which the conformance suite takes as ground
+ * truth (values, and gradients by central finite differences).
  */
 
 /** Inputs of a reference loss: row-major float64 arrays. */
