@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromiumPath } from '@anchorage/loss-core/testing';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const main = join(import.meta.dirname, 'main.ts');
@@ -61,6 +63,30 @@ describe('pnpm start --quick', () => {
       expect(hit.id).toMatch(/^train-\d+$/);
       expect(hit.metadata.thumbnail).toMatch(/^data:image\/png;base64,iVBORw0KGgo/);
       expect(hit.metadata.class).toBe(String(hit.label));
+    }
+
+    // the demo page, in a real browser: a click on a sample test image shows result thumbnails
+    const executablePath = chromiumPath();
+    if (executablePath !== undefined) {
+      const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(first.url);
+        const samplesShown = await page.locator('#samples button.sample').count();
+        expect(samplesShown).toBe(12);
+        await page.locator('#samples button.sample').first().click();
+        await page.locator('#results .hit img').first().waitFor();
+        const thumbnails = await page.locator('#results .hit img').count();
+        expect(thumbnails).toBe(12);
+        expect(await page.locator('#query .predicted').textContent()).toMatch(/predicted class: \d/);
+        const width = await page
+          .locator('#results .hit img')
+          .first()
+          .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+        expect(width).toBe(28);
+      } finally {
+        await browser.close();
+      }
     }
 
     first.child.kill('SIGINT');

@@ -182,17 +182,23 @@ async function embedAndEvaluate(o: StartOptions, folder: string, bundleDir: stri
     await writeFile(evalPath, `${JSON.stringify(evaluation, null, 2)}\n`);
   }
 
-  // a few test images (not in the database) become the demo page's sample queries
+  return { evaluation, database: { embeddings: database, count } };
+}
+
+/** A few test images (never in the database) become the demo page's sample queries. */
+async function writeSamples(o: StartOptions, folder: string): Promise<string> {
   const samples = join(folder, 'samples');
   await mkdir(samples, { recursive: true });
-  for (const q of queryIndex.subarray(0, SAMPLE_COUNT)) {
+  const testSplit = await split(o, 'test');
+  const layout = { height: testSplit.height, width: testSplit.width, channels: testSplit.channels };
+  for (const q of choose(testSplit.labels.length, o.queries, o.seed).subarray(0, SAMPLE_COUNT)) {
     const name = join(
       samples,
       `test-${q}-${testSplit.classes[testSplit.labels[q]!]!.replace(/\W+/g, '_')}.png`,
     );
     if (!existsSync(name)) await writeFile(name, await encodePng(testSplit.images, q, layout));
   }
-  return { evaluation, database: { embeddings: database, count } };
+  return samples;
 }
 
 async function api(server: RunningServer, path: string, key: string, body?: unknown): Promise<unknown> {
@@ -258,6 +264,7 @@ async function main(o: StartOptions): Promise<void> {
       host: o.host,
       apiKeys: [key],
       logLevel: 'warn',
+      demoSamples: await writeSamples(o, folder),
     }),
   );
   let stopping = false;
