@@ -139,8 +139,12 @@ export function registerTrainCommands(program: Command): void {
     .option('--quiet', 'no progress bar or log lines')
     .addHelpText('after', lossHelp);
   for (const [name, { spec, losses }] of lossOptionTable()) {
-    const defaults = losses.map((l) => `${l.loss} ${l.spec.default}`).join(', ');
-    const option = new Option(`--${kebab(name)} <value>`, `${spec.description} (${defaults})`);
+    // A flag several losses share (--margin) describes each loss's meaning and default.
+    const description =
+      losses.length === 1
+        ? `${spec.description} (${losses[0]!.loss}; default ${spec.default})`
+        : losses.map((l) => `${l.loss}: ${l.spec.description} (${l.spec.default})`).join('; ');
+    const option = new Option(`--${kebab(name)} <value>`, description);
     if (losses.every((l) => l.spec.choices !== undefined)) {
       option.choices([...new Set(losses.flatMap((l) => l.spec.choices!))]);
     } else option.argParser(number);

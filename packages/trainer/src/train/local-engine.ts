@@ -1,6 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
-import { createLoss, type TrainableLoss } from '../losses';
+import { createLoss, type LossValue, type TrainableLoss } from '../losses';
 import { createBackbone } from '../models';
 import {
   modelFromSnapshot,
@@ -149,50 +149,59 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   const dim = config.dim;
   const images = (batch: EngineBatch) => tf.tensor4d(batch.images, [batch.size, height, width, channels]);
 
-  /** Gradients of `f` by `list`, zeros for a variable `f` does not reach; undefined when not finite. */
-  const gradientsOf = async (
-    f: () => tf.Scalar,
+  /**
+   * Value, terms and gradients of a loss by `list` (zeros for a variable it does not reach); no
+   * gradients when the value is not finite. The caller disposes the gradients.
+   */
+  const differentiate = async (
+    f: () => LossValue,
     list: tf.Variable[],
-  ): Promise<{ value: tf.Scalar; grads: tf.Tensor[] } | undefined> => {
-    const { value, grads } = tf.variableGrads(f, list);
-    if (!Number.isFinite((await value.data())[0]!)) {
-      tf.dispose(Object.values(grads));
-      return { value, grads: [] };
+  ): Promise<{ terms: StepTerms; grads: tf.Tensor[] | undefined }> => {
+    let terms: Record<string, tf.Scalar> = {};
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = f();
+        // variableGrads disposes what its function made: the terms are read after it returns.
+        terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
+        return out.loss;
+      }, list);
+      const read = await readTerms(value, terms);
+      value.dispose();
+      if (!Number.isFinite(read.loss)) {
+        tf.dispose(Object.values(grads));
+        return { terms: read, grads: undefined };
+      }
+      return { terms: read, grads: list.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
+    } catch (error) {
+      // loss-core refuses NaN/Inf embeddings: the weights have diverged.
+      if (isNonFinite(error)) return { terms: { loss: Number.NaN }, grads: undefined };
+      throw error;
+    } finally {
+      tf.dispose(Object.values(terms));
     }
-    return { value, grads: list.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
   };
 
-  /** Loss and gradient tensors of a batch; the caller disposes what it gets. */
+  /** Loss and gradient tensors of a batch, and its embeddings when `afterStep` needs them. */
   const lossAndGrads = async (
     batch: EngineBatch,
   ): Promise<{ terms: StepTerms; grads: tf.Tensor[] | undefined; embeddings: tf.Tensor2D | undefined }> => {
     const x = images(batch);
     const y = tf.tensor1d(batch.labels, 'int32');
-    let terms: Record<string, tf.Scalar> = {};
     let embeddings: tf.Tensor2D | undefined;
     try {
-      const result = await gradientsOf(() => {
+      const { terms, grads } = await differentiate(() => {
         const e = model.apply(x, { training: true }) as tf.Tensor2D;
-        const out = loss.compute(e, y);
-        // variableGrads disposes what its function made: keep what the step still needs.
-        terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
         if (loss.afterStep) embeddings = tf.keep(e);
-        return out.loss;
+        return loss.compute(e, y);
       }, variables);
-      const read = await readTerms(result!.value, terms);
-      result!.value.dispose();
-      if (result!.grads.length === 0) {
-        embeddings?.dispose();
-        return { terms: read, grads: undefined, embeddings: undefined };
-      }
-      return { terms: read, grads: result!.grads, embeddings };
+      if (grads !== undefined) return { terms, grads, embeddings };
+      embeddings?.dispose();
+      return { terms, grads, embeddings: undefined };
     } catch (error) {
       embeddings?.dispose();
-      // loss-core refuses NaN/Inf embeddings: the weights have diverged.
-      if (isNonFinite(error)) return { terms: { loss: Number.NaN }, grads: undefined, embeddings: undefined };
       throw error;
     } finally {
-      tf.dispose([x, y, ...Object.values(terms)]);
+      tf.dispose([x, y]);
     }
   };
 
@@ -250,30 +259,19 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       // A variable, so that variableGrads differentiates by the embeddings as well.
       const e = tf.tidy(() => tf.variable(tf.tensor2d(embeddings, [labels.length, dim]), true));
       const y = tf.tensor1d(labels, 'int32');
-      let terms: Record<string, tf.Scalar> = {};
       try {
-        const result = await gradientsOf(() => {
-          const out = loss.compute(e, y);
-          terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
-          return out.loss;
-        }, [e, ...lossTrainables]);
-        const read = await readTerms(result!.value, terms);
-        result!.value.dispose();
-        if (result!.grads.length === 0) return { terms: read, embeddings: undefined, variables: undefined };
-        const [ge, ...gv] = result!.grads;
+        const { terms, grads } = await differentiate(() => loss.compute(e, y), [e, ...lossTrainables]);
+        if (grads === undefined) return { terms, embeddings: undefined, variables: undefined };
+        const [ge, ...gv] = grads;
         const out = {
-          terms: read,
+          terms,
           embeddings: (await ge!.data()) as Float32Array,
           variables: await flatten(gv, lossGradientLength),
         };
-        tf.dispose(result!.grads);
+        tf.dispose(grads);
         return out;
-      } catch (error) {
-        if (isNonFinite(error))
-          return { terms: { loss: Number.NaN }, embeddings: undefined, variables: undefined };
-        throw error;
       } finally {
-        tf.dispose([e, y, ...Object.values(terms)]);
+        tf.dispose([e, y]);
       }
     },
     async backpropagate(batch: EngineBatch, embeddingGradient: Float32Array): Promise<Float32Array> {
