@@ -9,7 +9,7 @@ const finiteFloat32 = z
   .number()
   .refine((v) => Number.isFinite(Math.fround(v)), 'must be a finite float32 number (|x| < 3.4e38)');
 
-/** Schema of `manifest.json` (DESIGN.md "Artifacts"); unknown fields are kept. */
+/** Schema of `manifest.json` (the docs' artifacts page, apps/docs/src/concepts/artifacts.md); unknown fields are kept. */
 export const manifestSchema = z.looseObject({
   formatVersion: z.literal(1),
   dim: z.number().int().positive(),
