@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
@@ -125,6 +125,34 @@ describe('checkpoints', () => {
     expect(await resolveCheckpointDir(run)).toBe(join(run, 'checkpoint.old-4242'));
     expect((await loadCheckpoint(run)).state.progress.step).toBe(5);
     expect(await resolveCheckpointDir(join(root, 'nothing'))).toBeUndefined();
+  });
+
+  it('resumes from the newest complete copy among checkpoint/ and the leftovers of killed saves, and the next save removes them', async () => {
+    const { snapshot } = await trainedSnapshot();
+    const run = join(root, 'leftovers');
+    const dir = join(run, 'checkpoint');
+    // older leftovers first: an old- folder of step 2, then checkpoint/ at step 3
+    await saveCheckpoint(dir, snapshot, state(2));
+    await cp(dir, join(run, 'checkpoint.old-111'), { recursive: true });
+    await saveCheckpoint(dir, snapshot, state(3));
+    expect(await readdir(run)).toEqual(['checkpoint']); // the save removed the leftover
+    await cp(dir, join(run, 'checkpoint.old-111'), { recursive: true });
+    await saveCheckpoint(join(root, 'scratch', 'checkpoint'), snapshot, state(7));
+    // a save killed after its state.json: a complete tmp folder with a newer step than checkpoint/
+    await cp(join(root, 'scratch', 'checkpoint'), join(run, 'checkpoint.tmp-222'), { recursive: true });
+    // a save killed before its state.json: incomplete, however new
+    await cp(join(root, 'scratch', 'checkpoint'), join(run, 'checkpoint.tmp-333'), { recursive: true });
+    await rm(join(run, 'checkpoint.tmp-333', 'state.json'));
+    // a save killed while writing state.json: unreadable
+    await cp(join(root, 'scratch', 'checkpoint'), join(run, 'checkpoint.tmp-444'), { recursive: true });
+    await writeFile(join(run, 'checkpoint.tmp-444', 'state.json'), '{"formatVersion": 2, "progr');
+    expect(await resolveCheckpointDir(run)).toBe(join(run, 'checkpoint.tmp-222'));
+    expect((await loadCheckpoint(run)).state.progress.step).toBe(7);
+    await rm(join(run, 'checkpoint.tmp-222'), { recursive: true });
+    expect(await resolveCheckpointDir(run)).toBe(dir); // step 3 beats old-111's step 3 on the tie
+    await saveCheckpoint(dir, snapshot, state(8));
+    expect((await readdir(run)).sort()).toEqual(['checkpoint']);
+    expect((await loadCheckpoint(run)).state.progress.step).toBe(8);
   });
 
   it('refuses missing, corrupt and future checkpoints with typed errors', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
@@ -174,9 +174,43 @@ function anchorsJson(anchors: Float32Array, dim: number): { dim: number; anchors
   return { dim, anchors: rows };
 }
 
+/** Writes a file and forces it to disk before resolving. */
+async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Forces a folder's entries (creations, renames) to disk; some file systems refuse, which is harmless. */
+async function syncFolder(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // EISDIR/EINVAL/EPERM on file systems that cannot sync a directory
+  }
+}
+
+/** Siblings a save leaves while it runs: `checkpoint.tmp-<pid>` (being written), `checkpoint.old-<pid>` (being replaced). */
+function isSaveLeftover(name: string, dir: string): boolean {
+  return name.startsWith(`${dir}.tmp-`) || name.startsWith(`${dir}.old-`);
+}
+
 /**
- * Writes a checkpoint folder atomically: the files go to a sibling temporary folder that then
- * replaces `dir` by rename, so a crash leaves either the old or the new checkpoint, never half of one.
+ * Writes a checkpoint folder atomically and durably: every file is written and fsynced in a
+ * sibling temporary folder, `state.json` last (a folder with `state.json` is complete), the folder
+ * is fsynced, then it replaces `dir` by rename and the parent folder is fsynced. A crash at any
+ * point leaves the previous checkpoint or the new one complete on disk, and
+ * {@link resolveCheckpointDir} finds the newest complete one. After the replacement, leftovers of
+ * earlier interrupted saves are removed.
  *
  * Layout (format 2): `model.json` + `weights.bin` (tfjs layers format, loadable by
  * `tf.loadLayersModel`), `loss.json` + `loss.bin` (the loss's variables), `optimizer.json` +
@@ -189,8 +223,9 @@ export async function saveCheckpoint(
   state: CheckpointState,
 ): Promise<void> {
   const parent = dirname(dir);
+  const name = basename(dir);
   await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `${basename(dir)}.tmp-${process.pid}`);
+  const tmp = join(parent, `${name}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
   const modelJson = {
@@ -206,43 +241,72 @@ export async function saveCheckpoint(
     loss: { specs: lossOpt.weights.specs, accBeta1: lossOpt.accBeta1, accBeta2: lossOpt.accBeta2 },
   };
   const writes = [
-    writeFile(join(tmp, 'model.json'), JSON.stringify(modelJson)),
-    writeFile(join(tmp, 'weights.bin'), bytesOf(snapshot.model.weights.data)),
-    writeFile(
+    writeDurably(join(tmp, 'model.json'), JSON.stringify(modelJson)),
+    writeDurably(join(tmp, 'weights.bin'), bytesOf(snapshot.model.weights.data)),
+    writeDurably(
       join(tmp, 'loss.json'),
       JSON.stringify({ name: state.config.loss, specs: snapshot.loss.specs }),
     ),
-    writeFile(join(tmp, 'loss.bin'), bytesOf(snapshot.loss.data)),
-    writeFile(join(tmp, 'optimizer.json'), JSON.stringify(optimizerJson)),
-    writeFile(join(tmp, 'optimizer-model.bin'), bytesOf(modelOpt.weights.data)),
-    writeFile(join(tmp, 'optimizer-loss.bin'), bytesOf(lossOpt.weights.data)),
-    writeFile(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`),
+    writeDurably(join(tmp, 'loss.bin'), bytesOf(snapshot.loss.data)),
+    writeDurably(join(tmp, 'optimizer.json'), JSON.stringify(optimizerJson)),
+    writeDurably(join(tmp, 'optimizer-model.bin'), bytesOf(modelOpt.weights.data)),
+    writeDurably(join(tmp, 'optimizer-loss.bin'), bytesOf(lossOpt.weights.data)),
   ];
   if (snapshot.classAnchors !== undefined) {
     writes.push(
-      writeFile(join(tmp, 'anchors.json'), JSON.stringify(anchorsJson(snapshot.classAnchors, state.dim))),
+      writeDurably(join(tmp, 'anchors.json'), JSON.stringify(anchorsJson(snapshot.classAnchors, state.dim))),
     );
   }
   await Promise.all(writes);
-  const old = join(parent, `${basename(dir)}.old-${process.pid}`);
+  // state.json marks the folder complete, so it is written only once everything else is on disk
+  await writeDurably(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  await syncFolder(tmp);
+  const old = join(parent, `${name}.old-${process.pid}`);
+  await rm(old, { recursive: true, force: true });
   const hadOld = await exists(dir);
   if (hadOld) await rename(dir, old);
   await rename(tmp, dir);
-  if (hadOld) await rm(old, { recursive: true, force: true });
+  await syncFolder(parent);
+  // the new checkpoint is on disk: every other copy (this save's and killed saves') is older
+  for (const entry of await readdir(parent)) {
+    if (isSaveLeftover(entry, name)) await rm(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+/** The step a complete checkpoint folder holds, or undefined when it is incomplete or unreadable. */
+async function completeStep(dir: string): Promise<number | undefined> {
+  try {
+    const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as Partial<CheckpointState>;
+    const step = state.progress?.step;
+    return typeof step === 'number' ? step : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Resolves the checkpoint folder of `path`: a run's output folder (its `checkpoint/`), a
- * checkpoint folder itself, or — after a crash between the two renames of a save — the
- * `checkpoint.old-*` sibling that still holds the last complete checkpoint.
+ * Resolves the checkpoint folder of `path`: a checkpoint folder itself, or a run's output folder,
+ * where the newest complete one among `checkpoint/` and the siblings an interrupted save leaves
+ * (`checkpoint.tmp-*` once complete, `checkpoint.old-*`) is taken, so a resume never starts from
+ * an older step than the last one written.
  */
 export async function resolveCheckpointDir(path: string): Promise<string | undefined> {
   if (await exists(join(path, 'state.json'))) return path;
-  if (await exists(join(path, CHECKPOINT_DIR, 'state.json'))) return join(path, CHECKPOINT_DIR);
   const entries = (await exists(path)) ? await readdir(path) : [];
-  const old = entries.find((name) => name.startsWith(`${CHECKPOINT_DIR}.old-`));
-  if (old !== undefined && (await exists(join(path, old, 'state.json')))) return join(path, old);
-  return undefined;
+  let best: { dir: string; step: number } | undefined;
+  for (const entry of entries) {
+    if (entry !== CHECKPOINT_DIR && !isSaveLeftover(entry, CHECKPOINT_DIR)) continue;
+    const dir = join(path, entry);
+    const step = await completeStep(dir);
+    // on a tie the settled `checkpoint/` wins over a leftover holding the same step
+    if (
+      step !== undefined &&
+      (best === undefined || step > best.step || (step === best.step && entry === CHECKPOINT_DIR))
+    ) {
+      best = { dir, step };
+    }
+  }
+  return best?.dir;
 }
 
 async function readAnchors(path: string, required: boolean): Promise<Float32Array | undefined> {
