@@ -40,6 +40,7 @@ interface TrainFlags {
   out: string;
   resume?: boolean;
   quiet?: boolean;
+  checkpointEvery?: number;
   /** The losses' own options (`--margin`, `--alpha`, …), present when given. */
   [lossOption: string]: unknown;
 }
@@ -137,6 +138,11 @@ export function registerTrainCommands(program: Command): void {
       'continue the run in --out from its checkpoint (its config is reused; --epochs may grow)',
     )
     .option('--quiet', 'no progress bar or log lines')
+    .option(
+      '--checkpoint-every <steps>',
+      'also write a checkpoint every n steps (default: after each epoch)',
+      integer,
+    )
     .addHelpText('after', lossHelp);
   for (const [name, { spec, losses }] of lossOptionTable()) {
     // A flag several losses share (--margin) describes each loss's meaning and default.
@@ -197,7 +203,13 @@ export function registerTrainCommands(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       try {
-        const result = await train(input, { out, resume, quiet, signal: controller.signal });
+        const result = await train(input, {
+          out,
+          resume,
+          quiet,
+          signal: controller.signal,
+          checkpointEverySteps: flags.checkpointEvery,
+        });
         if (result.status === 'stopped') process.exitCode = 130;
       } finally {
         process.off('SIGINT', onSigint);

@@ -54,6 +54,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** No progress bar and no log lines. */
   quiet?: boolean;
+  /**
+   * Also write a checkpoint every this many steps (default: only after each epoch and when
+   * stopped). A resume continues from the step saved, bit for bit.
+   */
+  checkpointEverySteps?: number;
   /** Called after every applied step. */
   onStep?: (event: StepEvent) => void;
   /** Where human-readable lines go (default: stderr). */
@@ -295,6 +300,12 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         // Steps on cpu/wasm finish synchronously; without a turn of the event loop a SIGINT handler
         // (and anything else waiting on I/O) would never run until training ended.
         await new Promise<void>((resolve) => setImmediate(resolve));
+        const every = options.checkpointEverySteps;
+        if (every !== undefined && progress.step % every === 0 && progress.batchInEpoch < batchesPerEpoch) {
+          progress.elapsedMs = elapsed();
+          sessionStart = performance.now();
+          await checkpoint();
+        }
         if (options.signal?.aborted) {
           reporter.stop();
           progress.elapsedMs = elapsed();
