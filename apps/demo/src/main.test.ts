@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const main = join(import.meta.dirname, 'main.ts');
+const children: ChildProcess[] = [];
 const workDir = mkdtempSync(join(tmpdir(), 'anchorage-start-'));
 
 /** Starts the main job and resolves with its output once it prints the serving line. */
@@ -37,7 +38,12 @@ function stopped(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
-afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+afterAll(() => {
+  // a failed assertion must not leave a server running
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(workDir, { recursive: true, force: true });
+});
 
 describe('pnpm start --quick', () => {
   it('trains, exports, evaluates, indexes with thumbnails and serves image search; a second start reuses it all', async () => {
