@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEBIAN_FASHION_MNIST_DIR, encodeIdx, loadDataset } from './data';
+import { encodeIdx, loadDataset } from './data';
 
-const hasData = existsSync(join(DEBIAN_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
+// Fashion-MNIST from $FASHION_MNIST_DIR or Debian's package; CI requires it (ANCHORAGE_REQUIRE_FIXTURES)
+const hasData = fashionMnistDir() !== undefined;
 const root = await mkdtemp(join(tmpdir(), 'anchorage-cli-'));
 const data = join(root, 'fashion-mnist');
 afterAll(() => rm(root, { recursive: true, force: true }));

