@@ -12,7 +12,7 @@ export const BUNDLE_FILES = {
   model: 'model.onnx',
 } as const;
 
-/** What `model.onnx` expects: NHWC images of this size (DESIGN.md "Artifacts"). */
+/** What `model.onnx` expects: NHWC images of this size (see apps/docs/src/concepts/artifacts.md). */
 export interface BundleInput {
   height: number;
   width: number;

@@ -26,7 +26,7 @@ function fixture(seed: number): { embeddings: Float32Array; anchors: Float32Arra
   return { embeddings, anchors, labels };
 }
 
-/** The CAM formula of DESIGN.md written with tfjs ops, so tfjs autograd differentiates it. */
+/** The CAM formula (apps/docs/src/concepts/cam-loss.md) written with tfjs ops, so tfjs autograd differentiates it. */
 function referenceLoss(
   e: tf.Tensor2D,
   a: tf.Tensor2D,

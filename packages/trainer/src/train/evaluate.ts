@@ -105,7 +105,7 @@ async function splits(
     loadDataset({ name, dir, split: 'train' }),
     loadDataset({ name, dir, split: 'test' }),
   ]);
-  // DESIGN.md: a few-shot model's database is the same reduced split it was trained on.
+  // the evaluation protocol (apps/docs/src/concepts/evaluation.md): a few-shot model's database is the same reduced split it was trained on.
   if (shots)
     database = subset(
       database,
@@ -115,7 +115,7 @@ async function splits(
 }
 
 /**
- * Evaluates a checkpoint with the DESIGN.md protocol: database = the training split's embeddings
+ * Evaluates a checkpoint with the evaluation protocol (apps/docs/src/concepts/evaluation.md): database = the training split's embeddings
  * (the few-shot split when the model was trained few-shot; `limit` is ignored), queries = the
  * test split; plus the two-stage search with each of `probes`.
  */

@@ -38,12 +38,12 @@ export interface RetrievalInput {
 }
 
 /**
- * The evaluation protocol (DESIGN.md) through `@anchorage/retrieval`'s `evaluateRetrieval`: every
+ * The evaluation protocol (apps/docs/src/concepts/evaluation.md) through `@anchorage/retrieval`'s `evaluateRetrieval`: every
  * query ranks the whole database by squared L2 distance; relevant means same label. With anchors,
  * also the two-stage search for each probe, exactly as an `AnchorIndex` holding the database with
  * its labels ranks it: stage 1 keeps the `probe` anchors nearest the query, stage 2 ranks the
  * items of those buckets exactly, and the other buckets follow in the order of their anchor's
- * distance (the full-ranking convention of DESIGN.md).
+ * distance (the full-ranking convention of the two-stage page, apps/docs/src/concepts/two-stage-retrieval.md).
  */
 export function evaluateRetrieval(input: RetrievalInput): {
   exhaustive: RetrievalMetrics;
