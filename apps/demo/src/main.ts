@@ -88,29 +88,29 @@ async function train(o: StartOptions, folder: string): Promise<void> {
   }
   const resume = existsSync(join(run, 'checkpoint'));
   say(`▶ training ${o.backbone} with the ${o.loss} loss on ${o.dataset}${resume ? ' (resuming)' : ''}`);
-  const args = resume
-    ? ['train', '--out', run, '--resume']
-    : [
-        'train',
-        '--dataset',
-        o.dataset,
-        ...(o.data ? ['--data', o.data] : []),
-        '--backbone',
-        o.backbone,
-        '--loss',
-        o.loss,
-        '--epochs',
-        String(o.epochs),
-        '--dim',
-        String(o.dim),
-        '--seed',
-        String(o.seed),
-        '--workers',
-        String(o.workers),
-        ...(o.limit ? ['--limit', String(o.limit)] : []),
-        '--out',
-        run,
-      ];
+  // a resumed run keeps the configuration in its checkpoint; the same flags are given again
+  const args = [
+    'train',
+    '--dataset',
+    o.dataset,
+    ...(o.data ? ['--data', o.data] : []),
+    '--backbone',
+    o.backbone,
+    '--loss',
+    o.loss,
+    '--epochs',
+    String(o.epochs),
+    '--dim',
+    String(o.dim),
+    '--seed',
+    String(o.seed),
+    '--workers',
+    String(o.workers),
+    ...(o.limit ? ['--limit', String(o.limit)] : []),
+    '--out',
+    run,
+    ...(resume ? ['--resume'] : []),
+  ];
   await runCli('@anchorage/trainer', args);
   await writeFile(marker, `${JSON.stringify({ finishedAt: new Date().toISOString() })}\n`);
 }
@@ -329,8 +329,12 @@ const program = new Command('pnpm start')
   .option('--work-dir <dir>', 'where runs, bundles and items are kept', '.anchorage')
   .option('--quick', 'a slice and one epoch: a smoke run in about a minute', false)
   .option('--no-serve', 'stop after printing the evaluation')
-  .action(async (raw: StartOptions) => {
-    const o = raw.quick ? { ...raw, ...QUICK } : raw;
+  .action(async (raw: StartOptions, command: Command) => {
+    // --quick sets a slice and one epoch, but a flag given explicitly still wins
+    const quick = Object.fromEntries(
+      Object.entries(QUICK).filter(([name]) => command.getOptionValueSource(name) !== 'cli'),
+    );
+    const o: StartOptions = raw.quick ? { ...raw, ...quick } : raw;
     try {
       await main(o);
     } catch (error) {

@@ -68,9 +68,9 @@ try {
     const { model, classAnchors: anchors, state } = await loadCheckpointModel(out);
     const norm = { mean: state.input.mean, std: state.input.std };
     const { exhaustive } = evaluateRetrieval({
-      database: embedWithModel(model, database, norm),
+      database: await embedWithModel(model, database, norm),
       databaseLabels: database.labels,
-      queries: embedWithModel(model, queries, norm),
+      queries: await embedWithModel(model, queries, norm),
       queryLabels: queries.labels,
       dim: state.dim,
       classes: 10,

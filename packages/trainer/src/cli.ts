@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { silenceCpuBanner } from './backends/quiet';
 import { createProgram } from './train/program';
+
+// every command may touch tfjs's cpu backend (export does, without choosing a backend)
+silenceCpuBanner();
 
 createProgram()
   .parseAsync(process.argv)

@@ -83,6 +83,7 @@ export {
   type OnnxValueInfo,
   onnxAttr,
   readBundle,
+  readWeightValues,
   registerOnnxConverter,
   SUPPORTED_ACTIVATIONS,
   tfjsToOnnx,

@@ -5,7 +5,7 @@ export {
   registerConv2dGradient,
 } from './conv2d-gradient';
 export type { ModuleImporter } from './optional-import';
-export { silenceCpuBanner, vulkanLoaderPresent } from './quiet';
+export { canReadSynchronously, gpuDevicePresent, silenceCpuBanner, vulkanLoaderPresent } from './quiet';
 export {
   AUTO_ORDER,
   type BackendName,

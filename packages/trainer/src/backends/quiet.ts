@@ -3,13 +3,37 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
+interface EngineInternals {
+  registry: Record<string, object | undefined>;
+  registryFactory: Record<string, { factory: () => object } | undefined>;
+}
+
+const quietFactories = new WeakSet<object>();
+
+function silence(backend: object | null | undefined): void {
+  if (backend != null && 'firstUse' in backend) (backend as { firstUse: boolean }).firstUse = false;
+}
+
 /**
  * tfjs's cpu backend greets Node users on its first write with a banner that recommends
  * tfjs-node. The trainer already logs which backend it chose and why (tfjs-node cannot even be
  * installed everywhere), so the banner is noise in every run that touches the cpu backend.
+ * Silences `cpu` when given; otherwise the engine's cpu instance and every one it creates later
+ * (the engine builds a new instance each time it initialises a backend).
  */
-export function silenceCpuBanner(cpu: object | null = tf.findBackend('cpu')): void {
-  if (cpu !== null && 'firstUse' in cpu) (cpu as { firstUse: boolean }).firstUse = false;
+export function silenceCpuBanner(cpu?: object | null): void {
+  if (cpu !== undefined) return silence(cpu);
+  const engine = tf.engine() as unknown as EngineInternals;
+  silence(engine.registry.cpu);
+  const entry = engine.registryFactory.cpu;
+  if (entry === undefined || quietFactories.has(entry.factory)) return;
+  const loud = entry.factory;
+  entry.factory = () => {
+    const backend = loud();
+    silence(backend);
+    return backend;
+  };
+  quietFactories.add(entry.factory);
 }
 
 const LIBRARY_DIRS = [
@@ -55,4 +79,16 @@ export function gpuDevicePresent(devDir = '/dev'): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the active tfjs backend can read a tensor back synchronously (`dataSync`). tfjs's
+ * webgpu backend reads synchronously only through an `OffscreenCanvas`, which Node lacks; code on
+ * the training path asks this before choosing a CPU-side computation that needs the values now.
+ */
+export function canReadSynchronously(backend: string = tf.getBackend()): boolean {
+  return (
+    backend !== 'webgpu' ||
+    typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
 }

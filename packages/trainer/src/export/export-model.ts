@@ -5,7 +5,7 @@ import { classMeans } from '../train/class-means';
 import { retrievalEmbeddings } from '../train/evaluate';
 import { loadTrainingSet } from '../train/train';
 import { type BundleManifest, writeBundle } from './bundle';
-import { tfjsToOnnx } from './tfjs-to-onnx';
+import { readWeightValues, tfjsToOnnx } from './tfjs-to-onnx';
 
 /** What {@link exportModelBundle} needs. */
 export interface ExportModelBundleOptions {
@@ -58,6 +58,7 @@ export async function exportModelBundle(
     mean: mean.length === 1 ? mean[0]! : mean,
     std: std.length === 1 ? std[0]! : std,
     l2Normalize: options.embedding === 'l2-normalized',
+    weightValues: await readWeightValues(model),
   });
   const manifest: BundleManifest = {
     formatVersion: 1,
@@ -91,7 +92,7 @@ export async function exportCheckpointBundle(
     let anchors = snapshot.classAnchors;
     if (anchors === undefined) {
       const trainSet = await loadTrainingSet(c);
-      const vectors = retrievalEmbeddings(model, trainSet, state);
+      const vectors = await retrievalEmbeddings(model, trainSet, state);
       anchors = classMeans(vectors, trainSet.labels, trainSet.classes.length, state.dim);
     }
     return await exportModelBundle(out, {

@@ -41,4 +41,10 @@ export {
 } from './onnx-graph';
 export { loadOnnxRuntime, type OnnxRuntime } from './onnx-runtime';
 export { builtinOnnxLayerClasses, findOnnxConverter, registerOnnxConverter } from './registry';
-export { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExportOptions, tfjsToOnnx } from './tfjs-to-onnx';
+export {
+  ONNX_INPUT_NAME,
+  ONNX_OUTPUT_NAME,
+  type OnnxExportOptions,
+  readWeightValues,
+  tfjsToOnnx,
+} from './tfjs-to-onnx';

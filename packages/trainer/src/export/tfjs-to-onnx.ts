@@ -38,6 +38,21 @@ export interface OnnxExportOptions {
   l2Normalize?: boolean;
   /** Written into the model's `producer_version`. */
   producerVersion?: string;
+  /**
+   * The model's weight values read beforehand (see {@link readWeightValues}). Without them each
+   * weight is read synchronously, which webgpu in Node cannot do.
+   */
+  weightValues?: ReadonlyMap<tf.LayerVariable, Float32Array>;
+}
+
+/**
+ * Reads every weight of a model asynchronously, for {@link tfjsToOnnx}'s `weightValues`: the way
+ * to export a model that lives on a backend without synchronous reads (webgpu in Node).
+ */
+export async function readWeightValues(model: tf.LayersModel): Promise<Map<tf.LayerVariable, Float32Array>> {
+  const values = new Map<tf.LayerVariable, Float32Array>();
+  for (const w of model.weights) values.set(w, Float32Array.from((await w.read().data()) as Float32Array));
+  return values;
 }
 
 type SymbolicTensor = tf.SymbolicTensor;
@@ -84,7 +99,10 @@ function perChannel(argument: string, v: number | readonly number[], channels: n
 
 class ConversionContext implements OnnxConversionContext {
   readonly #transposes = new Map<string, string>();
-  constructor(readonly graph: OnnxGraphBuilder) {}
+  constructor(
+    readonly graph: OnnxGraphBuilder,
+    readonly weightValues?: ReadonlyMap<tf.LayerVariable, Float32Array>,
+  ) {}
 
   channelsLast(value: OnnxValue): string {
     if (value.layout === 'channelsLast' || value.shape.length !== 4) return value.name;
@@ -127,6 +145,8 @@ class ConversionContext implements OnnxConversionContext {
   weight(layer: tf.layers.Layer, suffix: string): LayerWeight {
     const w = this.#find(layer, suffix);
     if (!w) throw this.unsupported(layer, `missing weight "${suffix}"`);
+    const known = this.weightValues?.get(w);
+    if (known !== undefined) return { data: known.slice(), shape: w.shape as number[] };
     const t = w.read();
     return { data: Float32Array.from(t.dataSync() as Float32Array), shape: [...t.shape] };
   }
@@ -321,7 +341,7 @@ export function tfjsToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
   if (shift.some((s) => s !== 0))
     x = g.node('Add', [x, g.addFloat('input/shift', shift, [channels])], {}, 'input/shift');
 
-  const ctx = new ConversionContext(g);
+  const ctx = new ConversionContext(g, options.weightValues);
   const [output] = convertContainer(
     model,
     [{ name: x, shape: inputShape, layout: 'channelsLast', uses: 1 }],

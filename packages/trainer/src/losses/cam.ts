@@ -1,5 +1,7 @@
-import { DEFAULT_CAM_OPTIONS, initAnchors } from '@anchorage/loss-core';
+import { DEFAULT_CAM_OPTIONS, initAnchors, resolveCamOptions } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
+import { canReadSynchronously } from '../backends/quiet';
+import { camLossOnDevice } from './cam-device';
 import { TfCamLoss } from './cam-op';
 import type { LossFactory, TrainableLoss } from './loss';
 import { uniqueVariableName } from './normalize';
@@ -64,6 +66,12 @@ export const camLossFactory: LossFactory = {
       minNormWeight: options.minNormWeight as number,
       name: uniqueVariableName('cam', 'anchors'),
     });
+    const deviceOptions = resolveCamOptions({
+      margin,
+      minNorm,
+      repellerWeight: options.repellerWeight as number,
+      minNormWeight: options.minNormWeight as number,
+    });
     const { classes: _c, dim: _d, seed: _s, ...own } = options;
     const loss: TrainableLoss = {
       name: 'cam',
@@ -75,6 +83,14 @@ export const camLossFactory: LossFactory = {
       // The attractor is a mean over the batch; the repeller and minimum norm depend on the anchors only.
       meanOverBatch: true,
       compute(embeddings, labels) {
+        if (!canReadSynchronously()) {
+          // webgpu in Node: the same formulas and sub-gradients in tfjs ops, nothing read back
+          const value = camLossOnDevice(embeddings, labels, op.anchors, deviceOptions);
+          return {
+            loss: value.loss,
+            terms: { attractor: value.attractor, repeller: value.repeller, minNorm: value.minNorm },
+          };
+        }
         // loss-core runs on the CPU: the labels are read back like the embeddings inside the op.
         const loss = op.apply(embeddings, labels.dataSync() as Int32Array);
         const t = op.lastTerms!;

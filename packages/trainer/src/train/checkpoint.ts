@@ -123,8 +123,9 @@ export async function optimizerSnapshot(optimizer: tf.Optimizer): Promise<Optimi
   const internals = optimizer as unknown as AdamInternals;
   const snapshot: OptimizerSnapshot = { weights: { specs: encoded.specs, data: encoded.data } };
   if (internals.accBeta1 !== undefined && internals.accBeta2 !== undefined) {
-    snapshot.accBeta1 = internals.accBeta1.dataSync()[0]!;
-    snapshot.accBeta2 = internals.accBeta2.dataSync()[0]!;
+    // read asynchronously: webgpu in Node cannot read a tensor back synchronously
+    snapshot.accBeta1 = (await internals.accBeta1.data())[0]!;
+    snapshot.accBeta2 = (await internals.accBeta2.data())[0]!;
   }
   return snapshot;
 }

@@ -16,12 +16,12 @@ import type { TrainConfig } from './config';
 import { evaluateRetrieval, type RetrievalMetrics, type TwoStageMetrics } from './retrieval-metrics';
 
 /** Embeds every image of a dataset (in order) with a model: N×d row-major. */
-export function embedWithModel(
+export async function embedWithModel(
   model: tf.LayersModel,
   dataset: Dataset,
   normalization: Normalization,
   batchSize = 256,
-): Float32Array {
+): Promise<Float32Array> {
   const n = dataset.labels.length;
   const dim = (model.outputs[0]!.shape as number[])[1]!;
   const out = new Float32Array(n * dim);
@@ -31,8 +31,8 @@ export function embedWithModel(
       const x = tf.tensor4d(batch.images, [batch.size, dataset.height, dataset.width, dataset.channels]);
       return model.predict(x) as tf.Tensor;
     });
-    // dataSync outside tidy, which would walk a returned typed array element by element
-    const values = embeddings.dataSync() as Float32Array;
+    // an asynchronous read: webgpu in Node cannot read back synchronously (and none is needed)
+    const values = (await embeddings.data()) as Float32Array;
     embeddings.dispose();
     out.set(values, offset);
     offset += values.length;
@@ -66,12 +66,12 @@ export async function loadCheckpointModel(path: string): Promise<LoadedCheckpoin
  * The retrieval embeddings of a dataset as a checkpoint defines them: the model's outputs,
  * L2-normalised when the loss trained on normalised embeddings.
  */
-export function retrievalEmbeddings(
+export async function retrievalEmbeddings(
   model: tf.LayersModel,
   dataset: Dataset,
   state: Pick<CheckpointState, 'input' | 'embedding' | 'dim'>,
-): Float32Array {
-  const vectors = embedWithModel(model, dataset, { mean: state.input.mean, std: state.input.std });
+): Promise<Float32Array> {
+  const vectors = await embedWithModel(model, dataset, { mean: state.input.mean, std: state.input.std });
   return state.embedding === 'l2-normalized' ? l2NormalizeRowsInPlace(vectors, state.dim) : vectors;
 }
 
@@ -145,8 +145,8 @@ export async function evaluateCheckpoint(options: {
       );
     }
     log(`embedding ${database.labels.length} database and ${queries.labels.length} query images…`);
-    const dbVectors = retrievalEmbeddings(model, database, state);
-    const queryVectors = retrievalEmbeddings(model, queries, state);
+    const dbVectors = await retrievalEmbeddings(model, database, state);
+    const queryVectors = await retrievalEmbeddings(model, queries, state);
     const anchors = classAnchors ?? classMeans(dbVectors, database.labels, classes, state.dim);
     log(`ranking (${((performance.now() - started) / 1000).toFixed(1)} s so far)…`);
     const { exhaustive, twoStage } = evaluateRetrieval({
