@@ -53,6 +53,27 @@ describe('selectBackend', () => {
     expect(selection.reason).toContain('@tensorflow/tfjs-node loaded but registered no "tensorflow" backend');
   });
 
+  it('a backend that starts but cannot compute fails its smoke step, and auto moves on', async () => {
+    const Cpu = tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend;
+    // a "tensorflow" backend with no kernels registered: it initialises, then every op throws
+    const importModule: ModuleImporter = async (specifier) => {
+      if (specifier === '@tensorflow/tfjs-node') {
+        tf.registerBackend('tensorflow', () => new Cpu());
+        return {};
+      }
+      throw notFound(specifier);
+    };
+    try {
+      const selection = await selectBackend('auto', { log: () => {}, importModule });
+      expect(selection.name).toBe('wasm');
+      expect(selection.reason).toMatch(
+        /tensorflow unavailable: tensorflow started but failed a first computation/,
+      );
+    } finally {
+      tf.removeBackend('tensorflow');
+    }
+  });
+
   it('a named backend that cannot start throws UNSUPPORTED with the reason instead of falling back', async () => {
     await expect(
       selectBackend('tensorflow', { log: () => {}, importModule: nothingOptional }),

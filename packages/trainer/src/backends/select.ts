@@ -62,6 +62,23 @@ async function attempt(
 }
 
 /**
+ * A backend counts as working only once a small computation on it gives the right answer, read
+ * back the way training reads (asynchronously): a driver that initialises but computes nothing
+ * useful is skipped by `auto` instead of failing the first training step.
+ */
+async function smokeTest(name: BackendName, started: BackendAttempt): Promise<BackendAttempt> {
+  try {
+    const sum = tf.tidy(() => tf.sum(tf.matMul(tf.ones([3, 4]), tf.fill([4, 2], 0.5))));
+    const value = (await sum.data())[0];
+    sum.dispose();
+    if (value === 12) return started;
+    return { ok: false, reason: `${name} started but computed ${value} where 12 was expected` };
+  } catch (error) {
+    return { ok: false, reason: `${name} started but failed a first computation (${String(error)})` };
+  }
+}
+
+/**
  * Activates a tfjs backend with the training kernels the trainer needs. `auto` tries
  * tensorflow → webgpu → wasm → cpu and takes the first that works; a named backend that cannot
  * start throws `AnchorageError` (code `UNSUPPORTED`) with the reason rather than silently
@@ -90,7 +107,8 @@ export async function selectBackend(
   const candidates = request === 'auto' ? AUTO_ORDER : [request];
   const skipped: string[] = [];
   for (const name of candidates) {
-    const result = await attempt(name, importModule, request);
+    const started = await attempt(name, importModule, request);
+    const result = started.ok ? await smokeTest(name, started) : started;
     if (result.ok) {
       const why =
         request === 'auto'
