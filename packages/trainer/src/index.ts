@@ -93,7 +93,9 @@ export {
 } from './export/index';
 // losses
 export {
+  type CamDeviceValue,
   type CamTerms,
+  camLossOnDevice,
   createLoss,
   getLossFactory,
   type LossCreateOptions,
