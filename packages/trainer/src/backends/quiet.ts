@@ -22,7 +22,10 @@ function silence(backend: object | null | undefined): void {
  * (the engine builds a new instance each time it initialises a backend).
  */
 export function silenceCpuBanner(cpu?: object | null): void {
-  if (cpu !== undefined) return silence(cpu);
+  if (cpu !== undefined) {
+    silence(cpu);
+    return;
+  }
   const engine = tf.engine() as unknown as EngineInternals;
   silence(engine.registry.cpu);
   const entry = engine.registryFactory.cpu;
