@@ -45,14 +45,6 @@ function refusal(action: () => unknown): AnchorageError {
   throw new Error('expected a refusal');
 }
 
-describe('crc32', () => {
-  it('matches the standard check value and the native implementation', () => {
-    const bytes = new TextEncoder().encode('123456789');
-    expect(crc32Portable(bytes)).toBe(0xcbf43926);
-    expect(crc32Portable(bytes.subarray(4), crc32Portable(bytes.subarray(0, 4)))).toBe(0xcbf43926);
-  });
-});
-
 describe('index file encoding', () => {
   const bytes = concat(encodeIndexFile(contents));
 
