@@ -404,6 +404,41 @@ describe('anchorage-serve', () => {
     expect(await server.exited).toBe(0);
   }, 180_000);
 
+  it('refuses a second server on the same --db, naming the file; a SIGKILLed holder leaves no stale lock', async () => {
+    const db = join(root, 'shared.db');
+    const args = ['--bundle', bundleDir, '--db', db];
+    const env = { ANCHORAGE_API_KEYS: KEY };
+    const first = await startServerProcess(args, env);
+    const put = (url: string, id: string) =>
+      fetch(`${url}/v1/items/${id}`, { method: 'PUT', headers, body: putBody(id) });
+    expect((await put(first.url, 'before')).status).toBe(200);
+    const second = await startServerProcess(args, env).then(
+      async (server) => {
+        server.child.kill('SIGKILL');
+        await server.exited;
+        return 'the second server started';
+      },
+      (error: Error) => error.message,
+    );
+    const stderr = second.replace(/^server exited \(1\) before listening: /, '');
+    expect(stderr, second).not.toBe(second);
+    expect(stderr.trim().split('\n')).toEqual([
+      `anchorage-serve: database ${db} is in use by another server (another anchorage-serve on the same --db?); stop that one first, or give this one its own --db`,
+    ]);
+    // the first server is unharmed and keeps writing
+    expect((await put(first.url, 'after')).status).toBe(200);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    const third = await startServerProcess(args, env);
+    expect(((await (await fetch(`${third.url}/v1/stats`)).json()) as { items: number }).items).toBe(2);
+    for (const id of ['before', 'after']) {
+      const item = (await (await fetch(`${third.url}/v1/items/${id}`)).json()) as { vector: number[] };
+      expect(item.vector).toEqual(itemFor(id).vector);
+    }
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  }, 60_000);
+
   it('serves an index file built offline (--index), alone or imported into --db, and restarts from its own snapshot', async () => {
     const rand = seeded(5);
     const vectors = Float32Array.from({ length: 20 * DIM }, () => rand() * 10);

@@ -102,10 +102,31 @@ describe('SqliteCatalog', () => {
     pool.delete('i2');
     await b.remove('later3');
     pool.delete('later3');
+    // the process "dies": its connection goes, and with it the lock, but no snapshot is written
+    (b as unknown as { db: Database.Database }).db.close();
     const c = await SqliteCatalog.open(options({ snapshotPath, loadIndex }));
     expect(loadIndex).toHaveBeenCalledTimes(2);
     await expectSameAs(c, pool);
     await c.close();
+  });
+
+  it('holds its database: a second open is refused, naming the file, until the first closes', async () => {
+    const path = join(dir, 'items.db');
+    const a = await SqliteCatalog.open(options());
+    await a.put(items(5, 4));
+    const refused = await SqliteCatalog.open(options()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AnchorageError);
+    expect((refused as AnchorageError).code).toBe('DATABASE_IN_USE');
+    expect((refused as AnchorageError).message).toContain(path);
+    // nor can another connection read or write behind the catalog's back
+    const other = new Database(path, { timeout: 0 });
+    expect(() => other.prepare('SELECT count(*) FROM items').get()).toThrow(/locked/);
+    other.close();
+    await a.put(items(3, 5, 'after'));
+    await a.close();
+    const b = await SqliteCatalog.open(options());
+    expect(await b.size()).toBe(8);
+    await b.close();
   });
 
   it('imports an index file into an empty database, numeric ids becoming strings', async () => {

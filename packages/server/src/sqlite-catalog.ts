@@ -95,10 +95,38 @@ function anchorsFingerprint(anchors: Float32Array): string {
 }
 
 /**
+ * Takes the database for this connection's lifetime, so that a second server on the same file
+ * refuses to start instead of serving an index that diverges from the rows the first one writes.
+ * In EXCLUSIVE locking mode SQLite keeps the lock it takes for the first write transaction until
+ * the connection closes; the lock is the operating system's file lock, which dies with the
+ * process, so a server killed with SIGKILL leaves no stale lock behind. Set before WAL mode, the
+ * WAL index lives in the process's memory (no -shm file).
+ */
+function lockForLifetime(db: Database.Database, path: string): void {
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
+      throw new AnchorageError(
+        'DATABASE_IN_USE',
+        `database ${path} is in use by another server (another anchorage-serve on the same --db?); stop that one first, or give this one its own --db`,
+        { argument: 'db', value: path, cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+/**
  * SQLite (WAL, synchronous=FULL) holds every item durably; an in-memory index answers searches.
  * Each write is one transaction, committed before the index changes and before the caller is
  * answered, so a crash loses nothing acknowledged and leaves no batch half-written. A monotonic
  * `seq` on rows and tombstones lets start-up load an index-file snapshot and replay only newer rows.
+ * An open catalog holds the database file exclusively: a second open, in this process or another,
+ * is refused with AnchorageError `DATABASE_IN_USE` until this one is closed or its process dies.
  */
 export class SqliteCatalog implements Catalog {
   readonly kind = 'sqlite';
@@ -146,7 +174,8 @@ export class SqliteCatalog implements Catalog {
     const { path, dim, anchors } = options;
     let db: Database.Database;
     try {
-      db = new Database(path);
+      // timeout 0: a database held by another process is refused at once, not after a wait
+      db = new Database(path, { timeout: 0 });
     } catch (cause) {
       throw new AnchorageError(
         'NOT_FOUND',
@@ -155,7 +184,7 @@ export class SqliteCatalog implements Catalog {
       );
     }
     try {
-      db.pragma('journal_mode = WAL');
+      lockForLifetime(db, path);
       db.pragma('synchronous = FULL');
       db.exec(SCHEMA);
       const meta = new Map(
