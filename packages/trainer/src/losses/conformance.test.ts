@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backends';
 import { createParallelEngine } from '../parallel/parallel-engine';
+import { firstStepGradient } from '../train/adam-test-support';
 import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { resolveTrainConfig } from '../train/config';
 import type { EngineBatch } from '../train/engine';
@@ -252,7 +253,7 @@ describe.each(listLosses())('training engines with %s', (name) => {
     size: b.size,
   });
 
-  it('two workers compute the one-thread gradient to 1e-5 and stay identical after the step', async () => {
+  it('two workers compute and apply the one-thread gradient to 1e-5 and stay identical after the step', async () => {
     const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
     try {
       await selectBackend('wasm', { log: () => {} });
@@ -271,6 +272,10 @@ describe.each(listLosses())('training engines with %s', (name) => {
         const scale = Math.max(maxAbs(l.values!), 1e-3);
         expect(maxAbsDiff(p.values!, l.values!) / scale).toBeLessThan(1e-5);
         expect((await parallel.step(copy(b))).applied).toBe(true);
+        // what the step applied (read back from the optimisers' state), not only what it computed
+        expect(maxAbsDiff(firstStepGradient(await parallel.snapshot()), l.values!) / scale).toBeLessThan(
+          1e-5,
+        );
         const [w0, w1] = await parallel.weights();
         expect(maxAbsDiff(w0!, w1!)).toBe(0);
       } finally {

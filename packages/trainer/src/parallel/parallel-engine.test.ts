@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../backends';
 import { Random } from '../random';
+import { firstStepGradient } from '../train/adam-test-support';
 import { resolveTrainConfig } from '../train/config';
 import type { EngineBatch } from '../train/engine';
 import { createLocalEngine } from '../train/local-engine';
@@ -89,27 +90,42 @@ describe('createParallelEngine', () => {
     }
   }, 120_000);
 
-  it("averages shard gradients weighted by shard size into the full batch's gradient", async () => {
-    await selectBackend('wasm', { log: () => {} });
-    const local = await createLocalEngine({ config, inputShape, classes });
+  it("applies the full batch's gradient: the shards' gradients averaged by shard size", async () => {
+    const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
     try {
-      const b = batch(20, 7);
-      const full = (await local.gradients(b)).values!;
-      const average = new Float32Array(full.length);
-      for (const shard of shardBatch(b, 2)) {
-        const values = (await local.gradients(shard)).values!;
-        for (let k = 0; k < full.length; k++) average[k]! += (shard.size / b.size) * values[k]!;
+      await selectBackend('wasm', { log: () => {} });
+      const local = await createLocalEngine({
+        config,
+        inputShape,
+        classes,
+        snapshot: await parallel.snapshot(),
+      });
+      try {
+        const b = batch(20, 7); // shards of 4 and 3
+        const copy = () => ({ images: b.images.slice(), labels: b.labels.slice(), size: b.size });
+        const full = (await local.gradients(copy())).values!;
+        const scale = Math.max(...Array.from(full, Math.abs));
+        // the gradient the engine applied, read back from its optimisers after its first step
+        expect((await parallel.step(copy())).applied).toBe(true);
+        const applied = firstStepGradient(await parallel.snapshot());
+        expect(applied).toHaveLength(full.length);
+        expect(maxAbsDiff(applied, full) / scale).toBeLessThan(1e-5);
+        const [w0, w1] = await parallel.weights();
+        expect(maxAbsDiff(w0!, w1!)).toBe(0);
+        // the read-back is exact on one thread, where the step applies `full` itself
+        expect((await local.step(copy())).applied).toBe(true);
+        expect(maxAbsDiff(firstStepGradient(await local.snapshot()), full) / scale).toBeLessThan(1e-6);
+        // an unweighted mean of the shards is measurably different: the check can fail
+        const halves = await Promise.all(
+          shardBatch(b, 2).map(async (shard) => (await local.gradients(shard)).values!),
+        );
+        const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
+        expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
+      } finally {
+        await local.dispose();
       }
-      const scale = Math.max(...Array.from(full, Math.abs));
-      expect(maxAbsDiff(average, full) / scale).toBeLessThan(1e-5);
-      // an unweighted mean of the shards is measurably different: the check can fail
-      const halves = await Promise.all(
-        shardBatch(b, 2).map(async (shard) => (await local.gradients(shard)).values!),
-      );
-      const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
-      expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
     } finally {
-      await local.dispose();
+      await parallel.dispose();
     }
-  });
+  }, 120_000);
 });
