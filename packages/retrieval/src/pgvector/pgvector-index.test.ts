@@ -242,6 +242,126 @@ describe('PgVectorIndex storage', () => {
   });
 });
 
+describe('PgVectorIndex under concurrent calls', () => {
+  type Op =
+    | { kind: 'add'; ids: ItemId[]; vectors: Float32Array; labels?: number[]; metadata?: unknown[] }
+    | { kind: 'remove'; id: ItemId }
+    | { kind: 'search'; query: Float32Array; k: number; probe: number; fullRanking: boolean }
+    | { kind: 'get'; id: ItemId }
+    | { kind: 'size' };
+
+  /** A seeded script of calls: replacing adds, removals of present and absent ids, searches. */
+  function script(count: number, dim: number, classes: number): Op[] {
+    let state = 12345;
+    const rand = () => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state / 2 ** 32;
+    };
+    const pick = () => {
+      const n = Math.floor(rand() * 24);
+      return n % 3 === 0 ? n : `id-${n}`;
+    };
+    const point = () => Float32Array.from({ length: dim }, () => Math.fround(rand() * 10 - 3));
+    const ops: Op[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = rand();
+      if (r < 0.4) {
+        const ids = [...new Set(Array.from({ length: 1 + Math.floor(rand() * 4) }, pick))];
+        const vectors = new Float32Array(ids.length * dim);
+        for (let j = 0; j < ids.length; j++) vectors.set(point(), j * dim);
+        const labels = rand() < 0.5 ? ids.map(() => Math.floor(rand() * classes)) : undefined;
+        // every fifth add fails inside the database (jsonb cannot hold U+0000), after its DELETE ran
+        const metadata =
+          i % 5 === 0 ? ids.map((_, j) => (j === ids.length - 1 ? { s: '\u0000' } : { i })) : undefined;
+        ops.push({ kind: 'add', ids, vectors, labels, metadata });
+      } else if (r < 0.6) ops.push({ kind: 'remove', id: pick() });
+      else if (r < 0.9) {
+        ops.push({
+          kind: 'search',
+          query: point(),
+          k: 1 + Math.floor(rand() * 6),
+          probe: 1 + Math.floor(rand() * classes),
+          fullRanking: rand() < 0.3,
+        });
+      } else if (r < 0.95) ops.push({ kind: 'get', id: pick() });
+      else ops.push({ kind: 'size' });
+    }
+    return ops;
+  }
+
+  async function call(index: PgVectorIndex, op: Op): Promise<unknown> {
+    switch (op.kind) {
+      case 'add':
+        await index.add({
+          ids: op.ids,
+          vectors: op.vectors,
+          labels: op.labels,
+          metadata: op.metadata as never,
+        });
+        return 'added';
+      case 'remove':
+        await index.remove(op.id);
+        return 'removed';
+      case 'search':
+        return index.search(op.query, {
+          k: op.k,
+          probe: op.probe,
+          fullRanking: op.fullRanking,
+          metadata: true,
+        });
+      case 'get':
+        return (await index.get(op.id)) ?? 'absent';
+      case 'size':
+        return index.size();
+    }
+  }
+
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      (value) => ({ value }),
+      (error: unknown) => ({
+        error: error instanceof AnchorageError ? error.code : (error as Error).message,
+      }),
+    );
+
+  it('interleaved add, remove and search calls give exactly the results of a sequential run', async () => {
+    const dim = 4;
+    const classes = 3;
+    const ops = script(160, dim, classes);
+    // A client that yields to the event loop before every statement, as a network client does:
+    // without the index's own queue, statements of concurrent calls would interleave here.
+    const yielding: SqlClient = {
+      query: async (text, params) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return db.query(text, params);
+      },
+    };
+    const anchors = anchorsOnAxes(classes, dim);
+    const sequentialIndex = await PgVectorIndex.create(yielding, { table: nextTable(), dim, anchors });
+    const concurrentIndex = await PgVectorIndex.create(yielding, { table: nextTable(), dim, anchors });
+
+    const sequential: unknown[] = [];
+    for (const op of ops) sequential.push(await outcome(call(sequentialIndex, op)));
+    const concurrent = await Promise.all(ops.map((op) => outcome(call(concurrentIndex, op))));
+
+    // the script does exercise every path: failed batches, absent ids, hits
+    const kinds = (o: unknown) => JSON.stringify(o);
+    expect(sequential.filter((o) => kinds(o).includes('unsupported Unicode')).length).toBeGreaterThan(3);
+    expect(sequential.filter((o) => kinds(o).includes('NOT_FOUND')).length).toBeGreaterThan(3);
+    expect(sequential.filter((o) => kinds(o).includes('"hits":[{')).length).toBeGreaterThan(20);
+    for (let i = 0; i < ops.length; i++)
+      expect(concurrent[i], `call ${i} (${ops[i]!.kind})`).toEqual(sequential[i]);
+    const all = async (index: PgVectorIndex) => {
+      const out = [];
+      for await (const item of index.items()) out.push(item);
+      return out;
+    };
+    expect(await all(concurrentIndex)).toEqual(await all(sequentialIndex));
+    await sequentialIndex.drop();
+    await concurrentIndex.drop();
+  });
+});
+
 describe('PgVectorIndex with HNSW indexes on the partitions', () => {
   it("'index' order is served by each probed partition's HNSW index", async () => {
     const dim = 8;
