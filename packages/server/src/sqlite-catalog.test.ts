@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
@@ -242,6 +242,39 @@ describe('SqliteCatalog start-up never fails on what it wrote itself', () => {
     const c = await SqliteCatalog.open({ ...withSnapshot(), onNotice: (m) => again.push(m) });
     expect(await c.size()).toBe(good.length - 1);
     expect(again.join('\n')).toMatch(/loaded from the snapshot/);
+    await c.close();
+  });
+
+  it('rebuilds from the rows, never loading it, when the snapshot file is not the one it recorded', async () => {
+    await written(); // snapshot of `good`, recorded in meta
+    const stale = join(dir, 'stale.snapshot');
+    copyFileSync(snapshot(), stale);
+    // a replacement after that snapshot: same ids and count, so only the stamp tells them apart
+    const pool = new Map(good.map((it) => [it.id, it]));
+    const moved = { ...good[1]!, vector: new Float32Array([0, 0, 40]) };
+    pool.set(moved.id, moved);
+    const a = await SqliteCatalog.open(withSnapshot());
+    await a.put([moved]);
+    await a.close(); // the newer snapshot, recorded
+    // the older snapshot comes back (a restored backup, a copy from another host)
+    copyFileSync(stale, snapshot());
+    utimesSync(snapshot(), new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const loadIndex = vi.fn((p: string) => AnchorIndex.load(p));
+    const notices: string[] = [];
+    const b = await SqliteCatalog.open({ ...withSnapshot(), loadIndex, onNotice: (m) => notices.push(m) });
+    expect(notices).toEqual([
+      `${snapshot()} does not match the database; rebuilding the index from the rows`,
+    ]);
+    expect(loadIndex).not.toHaveBeenCalled();
+    const [hit] = await b.search(moved.vector, { k: 1, probe: 3 });
+    expect(hit!.hits[0]).toMatchObject({ id: moved.id, distance: 0 });
+    await expectSameAs(b, pool);
+    await b.close(); // rebuilt, so a fresh snapshot is written and recorded
+    const again: string[] = [];
+    const c = await SqliteCatalog.open({ ...withSnapshot(), loadIndex, onNotice: (m) => again.push(m) });
+    expect(loadIndex).toHaveBeenCalledTimes(1);
+    expect(again.join('\n')).toMatch(/index loaded from the snapshot/);
+    await expectSameAs(c, pool);
     await c.close();
   });
 
