@@ -1,8 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { numberIn, readSource, type Section, section } from './markdown-source.js';
 import { docsSrc, generatedNote, repoRoot } from './paths.js';
-import { barChart, scatterChart } from './svg-chart.js';
+import { barChart, lineChart, scatterChart } from './svg-chart.js';
 
 /** A page of the Results section. */
 interface Page {
@@ -124,6 +125,79 @@ function qualityPage(): Page {
       }),
     );
   }
+  const lossCommand = '--loss LOSS --epochs 2';
+  const perLoss = section(source, /^Every loss, Fashion-MNIST, 2 epochs/, lossCommand);
+  const lossRows = perLoss.tables[0];
+  if (!lossRows) throw new Error(`${readme}: no table under "Every loss, Fashion-MNIST, 2 epochs"`);
+  const lossHead = lossRows[0]!.map((h) => h.toLowerCase());
+  const lossCol = (prefix: string) => {
+    const i = lossHead.findIndex((h) => h.startsWith(prefix.toLowerCase()));
+    if (i < 0) throw new Error(`${readme}: the per-loss table has no column starting "${prefix}"`);
+    return i;
+  };
+  const lossSeries: [string, string][] = [
+    ['mAP', 'mAP'],
+    ['mAP@100', 'mAP@100'],
+    ['P@10', 'P@10'],
+    ['mAP, probe 1', 'mAP, probe 1'],
+  ];
+  body.push(
+    '## Every loss: Fashion-MNIST, 2 epochs',
+    'The paper\u2019s five baselines and CAM, each trained the same way (refcnn, d = 64, B = 128, ' +
+      'Adam, seed 1, 2 epochs, wasm \u00d7 2 workers) with its default options; nothing is tuned, so ' +
+      'these short runs say nothing yet about the paper\u2019s claim. "mAP, probe 1" ranks through ' +
+      'the two-stage search with the loss\u2019s class anchors (10 % of the database scanned).',
+    barChart({
+      id: 'quality-losses',
+      title: 'Fashion-MNIST retrieval per loss, 2 epochs (%)',
+      unit: '%',
+      series: lossSeries.map(([name]) => name),
+      digits: 2,
+      bars: lossRows.slice(1).map((r) => ({
+        label: r[0]!.replace(/`/g, ''),
+        values: lossSeries.map(([, column]) => numberIn(r[lossCol(column)]!)),
+        peer: !r[0]!.includes('cam'),
+      })),
+    }),
+    provenance(readme, lossCommand, 'the commands, in `packages/trainer`:'),
+    table(lossRows),
+  );
+  const curveFile = 'packages/trainer/bench/results/fm2-cam.metrics.jsonl.gz';
+  const steps = gunzipSync(readFileSync(join(repoRoot, curveFile)))
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"type":"step"'))
+    .map((line) => JSON.parse(line) as { step: number; loss: number; attractor: number; repeller: number });
+  if (steps.length === 0) throw new Error(`${curveFile}: no step records`);
+  // the mean of each window of 10 steps: per-step values of a random batch are noisy
+  const windowed = (key: 'loss' | 'attractor' | 'repeller'): [number, number][] => {
+    const out: [number, number][] = [];
+    for (let i = 0; i < steps.length; i += 10) {
+      const w = steps.slice(i, i + 10);
+      out.push([w[w.length - 1]!.step, w.reduce((sum, r) => sum + r[key], 0) / w.length]);
+    }
+    return out;
+  };
+  body.push(
+    '### Training loss of the CAM run, per step',
+    'The `metrics.jsonl` of the `cam` run above (one record per step), drawn as the mean of each ' +
+      'window of 10 steps: the total loss and its attractor and repeller terms (469 steps an epoch).',
+    lineChart({
+      id: 'quality-cam-loss-curve',
+      title: 'CAM loss during training, Fashion-MNIST, 2 epochs',
+      xLabel: 'step',
+      yLabel: 'loss (mean of 10 steps)',
+      series: [
+        { name: 'loss', points: windowed('loss') },
+        { name: 'attractor', points: windowed('attractor'), peer: true },
+        { name: 'repeller', points: windowed('repeller'), peer: true },
+      ],
+    }),
+    provenance(
+      curveFile,
+      'src/cli.ts train … --loss cam --epochs 2 … --out runs/fm2-cam (the per-loss runs above); gzip -9 -n runs/fm2-cam/metrics.jsonl',
+    ),
+  );
   body.push('### The tables as `eval` printed them');
   for (const t of tables) body.push(`\`\`\`text\n${t.text.trim()}\n\`\`\``);
   body.push(
@@ -152,6 +226,7 @@ function qualityPage(): Page {
     sources: [
       [readme, evalCommand],
       [readme, sweepCommand],
+      [readme, lossCommand],
     ],
     body,
   };
@@ -378,8 +453,8 @@ export async function generateResults(): Promise<string> {
         ]),
       ),
     ]),
-    '**Not shown yet**: an embedding map of test images with their anchors, and a training loss ' +
-      'curve. No run has committed the embeddings or a `metrics.jsonl` they would be drawn from.',
+    '**Not shown yet**: an embedding map of test images with their anchors: no run has committed ' +
+      'the embeddings it would be drawn from.',
     'Machines: the runs above used a shared 2-core AMD EPYC VM; each page says how loaded it was. ' +
       'Ratios against a peer measured in the same run are the numbers to compare.',
   ].join('\n\n');

@@ -205,3 +205,61 @@ export function scatterChart(options: ScatterOptions): string {
   }
   return wrap(options.id, options.title, points.length, height, body);
 }
+
+export interface LineSeries {
+  name: string;
+  /** [x, y] pairs in drawing order. */
+  points: readonly (readonly [number, number])[];
+  peer?: boolean;
+}
+
+export interface LineChartOptions {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: readonly LineSeries[];
+  digits?: number;
+}
+
+/** Curves of many points (a training loss per step): lines only, named at their right end. */
+export function lineChart(options: LineChartOptions): string {
+  const { series, digits = 2 } = options;
+  const left = 64;
+  const right = 150;
+  const top = 12;
+  const height = 340;
+  const bottom = height - 44;
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = series.flatMap((s) => s.points.map((p) => p[1]));
+  const xMax = Math.max(...xs);
+  const [yMin, yMax] = [Math.min(0, ...ys), Math.max(...ys) * 1.05];
+  const sx = (x: number) => left + (x / xMax) * (WIDTH - left - right);
+  const sy = (y: number) => bottom - ((y - yMin) / (yMax - yMin)) * (bottom - top);
+  const body: string[] = [];
+  for (const t of linearTicks(0, xMax, 6)) {
+    body.push(`<line class="tick" x1="${px(sx(t))}" x2="${px(sx(t))}" y1="${top}" y2="${bottom}"/>`);
+    body.push(`<text x="${px(sx(t))}" y="${bottom + 14}" text-anchor="middle">${format(t, 0)}</text>`);
+  }
+  for (const t of linearTicks(yMin, yMax, 5)) {
+    body.push(`<line class="tick" x1="${left}" x2="${WIDTH - right}" y1="${px(sy(t))}" y2="${px(sy(t))}"/>`);
+    body.push(`<text x="${left - 6}" y="${px(sy(t) + 4)}" text-anchor="end">${format(t, digits - 1)}</text>`);
+  }
+  body.push(`<line class="axis" x1="${px(left)}" x2="${px(left)}" y1="${top}" y2="${bottom}"/>`);
+  body.push(`<line class="axis" x1="${left}" x2="${WIDTH - right}" y1="${bottom}" y2="${bottom}"/>`);
+  body.push(
+    `<text x="${(left + WIDTH - right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+  );
+  body.push(
+    `<text transform="translate(14 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  );
+  for (const s of series) {
+    const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(sx(p[0]))} ${px(sy(p[1]))}`).join(' ');
+    body.push(
+      `<path class="line${s.peer ? ' peer' : ''}" d="${d}"><title>${escapeXml(s.name)}</title></path>`,
+    );
+    const last = s.points[s.points.length - 1]!;
+    body.push(`<text x="${px(sx(last[0]) + 6)}" y="${px(sy(last[1]) + 4)}">${escapeXml(s.name)}</text>`);
+  }
+  return wrap(options.id, options.title, series.length, height, body);
+}
