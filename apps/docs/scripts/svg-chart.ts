@@ -153,6 +153,42 @@ export function barChart(options: BarChartOptions): string {
 }
 
 /** Points on a (log) x axis against a linear y axis; points of a series are joined. */
+/** Grid lines, tick labels, both axes and their titles of an x–y chart. */
+function axes(o: {
+  frame: { left: number; right: number; top: number; bottom: number; height: number };
+  xTicks: number[];
+  yTicks: number[];
+  sx: (x: number) => number;
+  sy: (y: number) => number;
+  digits: number;
+  xLabel: string;
+  yLabel: string;
+}): string[] {
+  const { left, right, top, bottom, height } = o.frame;
+  const body: string[] = [];
+  for (const t of o.xTicks) {
+    body.push(`<line class="tick" x1="${px(o.sx(t))}" x2="${px(o.sx(t))}" y1="${top}" y2="${bottom}"/>`);
+    body.push(`<text x="${px(o.sx(t))}" y="${bottom + 14}" text-anchor="middle">${format(t, 0)}</text>`);
+  }
+  for (const t of o.yTicks) {
+    body.push(
+      `<line class="tick" x1="${left}" x2="${WIDTH - right}" y1="${px(o.sy(t))}" y2="${px(o.sy(t))}"/>`,
+    );
+    body.push(
+      `<text x="${left - 6}" y="${px(o.sy(t) + 4)}" text-anchor="end">${format(t, o.digits - 1)}</text>`,
+    );
+  }
+  body.push(`<line class="axis" x1="${px(left)}" x2="${px(left)}" y1="${top}" y2="${bottom}"/>`);
+  body.push(`<line class="axis" x1="${left}" x2="${WIDTH - right}" y1="${bottom}" y2="${bottom}"/>`);
+  body.push(
+    `<text x="${(left + WIDTH - right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`,
+  );
+  body.push(
+    `<text transform="translate(14 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`,
+  );
+  return body;
+}
+
 export function scatterChart(options: ScatterOptions): string {
   const { points, xLog = false, digits = 4 } = options;
   const left = 64;
@@ -170,23 +206,16 @@ export function scatterChart(options: ScatterOptions): string {
     (xLog ? (Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin)) : x / xMax) *
       (WIDTH - left - right);
   const sy = (y: number) => bottom - ((y - yMin) / (yMax - yMin)) * (bottom - top);
-  const body: string[] = [];
-  for (const t of xLog ? logTicks(xMin, xMax) : linearTicks(0, xMax, 6)) {
-    body.push(`<line class="tick" x1="${px(sx(t))}" x2="${px(sx(t))}" y1="${top}" y2="${bottom}"/>`);
-    body.push(`<text x="${px(sx(t))}" y="${bottom + 14}" text-anchor="middle">${format(t, 0)}</text>`);
-  }
-  for (const t of linearTicks(yMin, yMax, 5)) {
-    body.push(`<line class="tick" x1="${left}" x2="${WIDTH - right}" y1="${px(sy(t))}" y2="${px(sy(t))}"/>`);
-    body.push(`<text x="${left - 6}" y="${px(sy(t) + 4)}" text-anchor="end">${format(t, digits - 1)}</text>`);
-  }
-  body.push(`<line class="axis" x1="${px(left)}" x2="${px(left)}" y1="${top}" y2="${bottom}"/>`);
-  body.push(`<line class="axis" x1="${left}" x2="${WIDTH - right}" y1="${bottom}" y2="${bottom}"/>`);
-  body.push(
-    `<text x="${(left + WIDTH - right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
-  );
-  body.push(
-    `<text transform="translate(14 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
-  );
+  const body = axes({
+    frame: { left, right, top, bottom, height },
+    xTicks: xLog ? logTicks(xMin, xMax) : linearTicks(0, xMax, 6),
+    yTicks: linearTicks(yMin, yMax, 5),
+    sx,
+    sy,
+    digits,
+    xLabel: options.xLabel,
+    yLabel: options.yLabel,
+  });
   const seriesNames = [...new Set(points.flatMap((p) => (p.series ? [p.series] : [])))];
   for (const name of seriesNames) {
     const members = points.filter((p) => p.series === name);
@@ -236,23 +265,16 @@ export function lineChart(options: LineChartOptions): string {
   const [yMin, yMax] = [Math.min(0, ...ys), Math.max(...ys) * 1.05];
   const sx = (x: number) => left + (x / xMax) * (WIDTH - left - right);
   const sy = (y: number) => bottom - ((y - yMin) / (yMax - yMin)) * (bottom - top);
-  const body: string[] = [];
-  for (const t of linearTicks(0, xMax, 6)) {
-    body.push(`<line class="tick" x1="${px(sx(t))}" x2="${px(sx(t))}" y1="${top}" y2="${bottom}"/>`);
-    body.push(`<text x="${px(sx(t))}" y="${bottom + 14}" text-anchor="middle">${format(t, 0)}</text>`);
-  }
-  for (const t of linearTicks(yMin, yMax, 5)) {
-    body.push(`<line class="tick" x1="${left}" x2="${WIDTH - right}" y1="${px(sy(t))}" y2="${px(sy(t))}"/>`);
-    body.push(`<text x="${left - 6}" y="${px(sy(t) + 4)}" text-anchor="end">${format(t, digits - 1)}</text>`);
-  }
-  body.push(`<line class="axis" x1="${px(left)}" x2="${px(left)}" y1="${top}" y2="${bottom}"/>`);
-  body.push(`<line class="axis" x1="${left}" x2="${WIDTH - right}" y1="${bottom}" y2="${bottom}"/>`);
-  body.push(
-    `<text x="${(left + WIDTH - right) / 2}" y="${height - 8}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
-  );
-  body.push(
-    `<text transform="translate(14 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
-  );
+  const body = axes({
+    frame: { left, right, top, bottom, height },
+    xTicks: linearTicks(0, xMax, 6),
+    yTicks: linearTicks(yMin, yMax, 5),
+    sx,
+    sy,
+    digits,
+    xLabel: options.xLabel,
+    yLabel: options.yLabel,
+  });
   for (const s of series) {
     const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(sx(p[0]))} ${px(sy(p[1]))}`).join(' ');
     body.push(
