@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { numberIn, readSource, type Section, section } from './markdown-source.js';
 import { docsSrc, generatedNote, repoRoot } from './paths.js';
-import { barChart, lineChart, scatterChart } from './svg-chart.js';
+import { barChart, embeddingMap, lineChart, scatterChart } from './svg-chart.js';
 
 /** A page of the Results section. */
 interface Page {
@@ -194,6 +194,33 @@ function qualityPage(): Page {
       curveFile,
       'src/cli.ts train … --loss cam --epochs 2 … --out runs/fm2-cam (the per-loss runs above); gzip -9 -n runs/fm2-cam/metrics.jsonl',
     ),
+  );
+  const mapFile = 'apps/docs/data/embedding-map.fmnist-cam.json';
+  const map = JSON.parse(readFileSync(join(repoRoot, mapFile), 'utf8')) as {
+    source: string;
+    command: string;
+    classes: string[];
+    points: { label: number; x: number; y: number }[];
+    anchors: { label: number; x: number; y: number }[];
+  };
+  if (map.points.length === 0 || map.anchors.length !== map.classes.length) {
+    throw new Error(`${mapFile}: expected points and one anchor per class`);
+  }
+  body.push(
+    '### The CAM run\u2019s embedding space',
+    `${map.points.length.toLocaleString('en')} test images of the \`cam\` run above and its ` +
+      `${map.anchors.length} class anchors, projected together from d = 64 to two dimensions with ` +
+      'UMAP (umap-js, 15 neighbours, seeded). A projection keeps neighbourhoods, not distances: ' +
+      'it shows which classes the model keeps apart and which it mixes (shirt, T-shirt, pullover ' +
+      'and coat in Fashion-MNIST), not the margins themselves.',
+    embeddingMap({
+      id: 'quality-embedding-map',
+      title: 'Fashion-MNIST test embeddings and CAM anchors (UMAP)',
+      classes: map.classes,
+      points: map.points,
+      anchors: map.anchors,
+    }),
+    provenance(mapFile, `node --import tsx ${map.command}`, `in \`apps/docs\`, after ${map.source}`),
   );
   body.push('### The tables as `eval` printed them');
   for (const t of tables) body.push(`\`\`\`text\n${t.text.trim()}\n\`\`\``);
@@ -450,8 +477,8 @@ export async function generateResults(): Promise<string> {
         ]),
       ),
     ]),
-    '**Not shown yet**: an embedding map of test images with their anchors: no run has committed ' +
-      'the embeddings it would be drawn from.',
+    'The embedding map on [Retrieval quality](quality.md) is drawn from projected points committed ' +
+      'in `apps/docs/data/` by `apps/docs/scripts/embedding-map.ts`, which the build does not run.',
     'Machines: the runs above used a shared 2-core AMD EPYC VM; each page says how loaded it was. ' +
       'Ratios against a peer measured in the same run are the numbers to compare.',
   ].join('\n\n');

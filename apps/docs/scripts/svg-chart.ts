@@ -285,3 +285,62 @@ export function lineChart(options: LineChartOptions): string {
   }
   return wrap(options.id, options.title, series.length, height, body);
 }
+
+export interface MapOptions {
+  id: string;
+  title: string;
+  /** Class names, by label. */
+  classes: readonly string[];
+  points: readonly { label: number; x: number; y: number }[];
+  /** Drawn on top, larger, with their class name. */
+  anchors: readonly { label: number; x: number; y: number }[];
+}
+
+const CLASS_COLOURS = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
+
+/** A 2-D map of embeddings coloured by class, with the class anchors marked and named. */
+export function embeddingMap(options: MapOptions): string {
+  const { points, anchors, classes } = options;
+  const height = 520;
+  const pad = 16;
+  const legend = 150;
+  const all = [...points, ...anchors];
+  const [xMin, xMax] = [Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x))];
+  const [yMin, yMax] = [Math.min(...all.map((p) => p.y)), Math.max(...all.map((p) => p.y))];
+  const sx = (x: number) => pad + ((x - xMin) / (xMax - xMin || 1)) * (WIDTH - legend - 2 * pad);
+  const sy = (y: number) => height - pad - ((y - yMin) / (yMax - yMin || 1)) * (height - 2 * pad);
+  const colour = (label: number) => CLASS_COLOURS[label % CLASS_COLOURS.length]!;
+  const body: string[] = [];
+  for (const p of points) {
+    body.push(
+      `<circle class="point" cx="${px(sx(p.x))}" cy="${px(sy(p.y))}" r="2.5" style="fill:${colour(p.label)};fill-opacity:0.7"/>`,
+    );
+  }
+  for (const a of anchors) {
+    body.push(
+      `<path class="anchor" d="M${px(sx(a.x))} ${px(sy(a.y) - 8)}L${px(sx(a.x) + 8)} ${px(sy(a.y))}L${px(sx(a.x))} ${px(sy(a.y) + 8)}L${px(sx(a.x) - 8)} ${px(sy(a.y))}Z" fill="${colour(a.label)}" stroke="#000" stroke-width="1.5"><title>anchor of ${escapeXml(classes[a.label] ?? String(a.label))}</title></path>`,
+    );
+  }
+  classes.forEach((name, c) => {
+    const y = pad + 10 + c * 18;
+    body.push(`<circle cx="${WIDTH - legend + 12}" cy="${y}" r="5" fill="${colour(c)}"/>`);
+    body.push(`<text x="${WIDTH - legend + 22}" y="${y + 4}">${escapeXml(name)}</text>`);
+  });
+  const y = pad + 10 + classes.length * 18 + 8;
+  body.push(
+    `<path d="M${WIDTH - legend + 12} ${y - 6}L${WIDTH - legend + 18} ${y}L${WIDTH - legend + 12} ${y + 6}L${WIDTH - legend + 6} ${y}Z" fill="#fff" stroke="#000"/>`,
+  );
+  body.push(`<text x="${WIDTH - legend + 22}" y="${y + 4}">class anchor</text>`);
+  return wrap(options.id, options.title, points.length + anchors.length, height, body);
+}

@@ -88,6 +88,22 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
     await page.close();
   });
 
+  it('draws the committed embedding map: every projected point and one anchor per class', async () => {
+    const file = 'apps/docs/data/embedding-map.fmnist-cam.json';
+    const map = JSON.parse(readFileSync(`${repoRoot}${file}`, 'utf8')) as {
+      points: unknown[];
+      classes: unknown[];
+    };
+    const page = await open('/results/quality');
+    const chart = page.locator('svg[data-chart="quality-embedding-map"]');
+    await expect.poll(() => chart.count()).toBe(1);
+    expect(await chart.locator('circle.point').count()).toBe(map.points.length);
+    expect(await chart.locator('path.anchor').count()).toBe(map.classes.length);
+    const box = await chart.boundingBox();
+    expect(box?.height).toBeGreaterThan(300);
+    await page.close();
+  });
+
   it('raised no script errors on those pages', () => {
     expect(pageErrors).toEqual([]);
   });
