@@ -74,9 +74,11 @@ describe('pnpm start --quick', () => {
     // the demo page, in a real browser: a click on a sample test image shows result thumbnails
     const executablePath = chromiumPath();
     if (executablePath !== undefined) {
-      const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+      const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'], timeout: 0 });
       try {
         const page = await browser.newPage();
+        // a loaded machine can be slow; vitest's limit catches a hang
+        page.setDefaultTimeout(0);
         await page.goto(first.url);
         const samplesShown = await page.locator('#samples button.sample').count();
         expect(samplesShown).toBe(12);

@@ -30,7 +30,7 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
       if (build.status !== 0) throw new Error(`the docs build failed (exit ${build.status})`);
     }
     site = await serveStatic(dist);
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'], timeout: 0 });
   });
 
   afterAll(async () => {
@@ -40,6 +40,8 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
 
   async function open(path: string): Promise<Page> {
     const page = await browser.newPage();
+    // a loaded machine can be slow; vitest's limit catches a hang
+    page.setDefaultTimeout(0);
     page.on('pageerror', (error) => pageErrors.push(`${path}: ${error.message}`));
     const response = await page.goto(`${site.url}${path}`, { waitUntil: 'load' });
     expect(response?.status(), path).toBe(200);
@@ -48,7 +50,8 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
 
   it('renders the home page with its title', async () => {
     const page = await open('/');
-    await expect.poll(() => page.title()).toContain('anchorage');
+    await page.waitForFunction(() => document.title.includes('anchorage'));
+    expect(await page.title()).toContain('anchorage');
     const name = page.locator('.VPHero .name');
     expect((await name.textContent())?.trim()).toBe('anchorage');
     expect(await name.isVisible()).toBe(true);
@@ -74,7 +77,8 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
     const run = JSON.parse(readFileSync(`${repoRoot}${file}`, 'utf8')) as { rows: unknown[] };
     const page = await open('/results/search');
     const chart = page.locator('svg[data-chart="search-recall-clustered-n100000-q1000"]');
-    await expect.poll(() => chart.count()).toBe(1);
+    await chart.first().waitFor();
+    expect(await chart.count()).toBe(1);
     const marks = chart.locator('circle.mark');
     expect(await marks.count()).toBe(run.rows.length);
     for (let i = 0; i < run.rows.length; i++) {
@@ -96,7 +100,8 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
     };
     const page = await open('/results/quality');
     const chart = page.locator('svg[data-chart="quality-embedding-map"]');
-    await expect.poll(() => chart.count()).toBe(1);
+    await chart.first().waitFor();
+    expect(await chart.count()).toBe(1);
     expect(await chart.locator('circle.point').count()).toBe(map.points.length);
     expect(await chart.locator('path.anchor').count()).toBe(map.classes.length);
     const box = await chart.boundingBox();

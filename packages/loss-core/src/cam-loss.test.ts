@@ -186,7 +186,7 @@ describe('repeller fast paths agree with the reference', () => {
       labels: Int32Array.of(0, 1),
     };
     checkAgainstReference(c, { margin: 1.5 });
-  }, 60_000);
+  });
 
   it('pairs exactly 2m apart are inactive and pairs just inside are active', () => {
     const m = 0.75;

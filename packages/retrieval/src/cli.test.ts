@@ -28,7 +28,7 @@ async function cli(...args: string[]): Promise<{ stdout: string; stderr: string;
 }
 
 // Each case starts node processes; on a loaded CI machine that takes seconds.
-describe('anchorage-index CLI', { timeout: 60_000 }, () => {
+describe('anchorage-index CLI', () => {
   let dir: string;
   const dim = 8;
   const classes = 4;

@@ -55,7 +55,7 @@ describe('anchorage-serve', () => {
     expect(badBundle.code).toBe(1);
     expect(badBundle.stderr).toContain('manifest.json');
     expect(badFile.stderr).toContain('invalid --port');
-  }, 60_000);
+  });
 
   it('names the missing file in one line and exits 1, for every file it reads', async () => {
     const missing = join(root, 'nonexistent');
@@ -75,7 +75,7 @@ describe('anchorage-serve', () => {
       expect(lines[0]).toMatch(/^anchorage-serve: /);
       expect(lines[0]).toContain(file);
     });
-  }, 60_000);
+  });
 
   it('loses no acknowledged write and shows no half-written batch across SIGKILLs', async () => {
     const db = join(root, 'crash.db');
@@ -181,7 +181,7 @@ describe('anchorage-serve', () => {
     expect([...acked].filter((id) => id.startsWith('w')).length).toBeGreaterThan(10);
     expect([...acked].filter((id) => id.startsWith('b')).length).toBeGreaterThan(10);
     expect(ackedDeletes.size).toBeGreaterThan(0);
-  }, 120_000);
+  });
 
   it('drains an in-flight request on SIGTERM, then exits 0', async () => {
     const server = await startServerProcess(['--bundle', bundleDir, '--db', join(root, 'drain.db')], {
@@ -226,7 +226,7 @@ describe('anchorage-serve', () => {
     expect(item.vector).toEqual(itemFor('slow').vector);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
-  }, 60_000);
+  });
 
   it('drains keep-alive clients on SIGTERM with Connection: close, never resetting a request', async () => {
     const db = join(root, 'keepalive.db');
@@ -289,7 +289,7 @@ describe('anchorage-serve', () => {
     );
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
-  }, 120_000);
+  });
 
   it('keeps every odd id the schema accepts through SIGTERM and SIGKILL restarts, each one deletable', async () => {
     const db = join(root, 'odd-ids.db');
@@ -402,7 +402,7 @@ describe('anchorage-serve', () => {
     await expectAll(server.url);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-  }, 180_000);
+  });
 
   it('refuses a second server on the same --db, naming the file; a SIGKILLed holder leaves no stale lock', async () => {
     const db = join(root, 'shared.db');
@@ -437,7 +437,7 @@ describe('anchorage-serve', () => {
     }
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
-  }, 60_000);
+  });
 
   it('serves an index file built offline (--index), alone or imported into --db, and restarts from its own snapshot', async () => {
     const rand = seeded(5);
@@ -500,5 +500,5 @@ describe('anchorage-serve', () => {
     expect((await fetch(`${second.url}/v1/items/new`)).status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  }, 60_000);
+  });
 });

@@ -30,7 +30,7 @@ describe('PostgreSQL storage over the wire (PGlite + pgvector)', () => {
     await server.start();
     const address = server.getServerConn();
     url = `postgres://postgres@127.0.0.1:${address.slice(address.lastIndexOf(':') + 1)}/postgres`;
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await server?.stop();
@@ -122,5 +122,5 @@ describe('PostgreSQL storage over the wire (PGlite + pgvector)', () => {
     await expect(
       openPgCatalog({ url, table: 'items', bundle: other, indexPath: undefined, log }),
     ).rejects.toThrow(/other anchors/);
-  }, 120_000);
+  });
 });

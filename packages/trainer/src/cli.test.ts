@@ -35,7 +35,7 @@ beforeAll(async () => {
     await writeFile(join(data, `${prefix}-images-idx3-ubyte`), images);
     await writeFile(join(data, `${prefix}-labels-idx1-ubyte`), labels);
   }
-}, 60_000);
+});
 
 function cli(
   args: string[],
@@ -117,7 +117,7 @@ describe.skipIf(!hasData)('anchorage-train', () => {
     expect(b.equals(a)).toBe(true);
     const anchorsA = await readFile(join(straight, 'checkpoint', 'anchors.json'), 'utf8');
     expect(await readFile(join(interrupted, 'checkpoint', 'anchors.json'), 'utf8')).toBe(anchorsA);
-  }, 300_000);
+  });
 
   it('eval --json prints one object with the protocol metrics and the two-stage search', async () => {
     const result = await cli(['eval', '--checkpoint', straight, '--data', data, '--json']).done;
@@ -135,7 +135,7 @@ describe.skipIf(!hasData)('anchorage-train', () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/mAP@100/);
     expect(table.stdout).toMatch(/probe 3/);
-  }, 120_000);
+  });
 
   it('eval --baseline pixels scores raw pixels with the same protocol', async () => {
     const result = await cli([
@@ -158,7 +158,7 @@ describe.skipIf(!hasData)('anchorage-train', () => {
       twoStage: [],
     });
     expect(report.mAP).toBeGreaterThan(0.1);
-  }, 120_000);
+  });
 
   it('reports bad input as one error line and exit status 1', async () => {
     const result = await cli(['eval', '--checkpoint', join(root, 'nowhere')]).done;
@@ -167,5 +167,5 @@ describe.skipIf(!hasData)('anchorage-train', () => {
     const existing = await cli(trainArgs(straight)).done;
     expect(existing.code).toBe(1);
     expect(existing.stderr).toMatch(/already holds a checkpoint/);
-  }, 120_000);
+  });
 });

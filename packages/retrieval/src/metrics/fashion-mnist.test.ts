@@ -34,7 +34,7 @@ async function split(prefix: string, count: number) {
 describe.runIf(FASHION !== undefined)(
   'retrieval on a Fashion-MNIST slice (raw pixels; needs dataset-fashion-mnist)',
   () => {
-    it('two-stage at probe = C equals exhaustive; probe = 1 scans a tenth', { timeout: 60_000 }, async () => {
+    it('two-stage at probe = C equals exhaustive; probe = 1 scans a tenth', async () => {
       const train = await split('train', 1500);
       const test = await split('t10k', 150);
       const dim = train.dim;

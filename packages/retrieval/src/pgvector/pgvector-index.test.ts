@@ -3,13 +3,12 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runConformanceSuite } from '../conformance.case.js';
 import type { ItemId } from '../types.js';
 import { PgVectorIndex, type SqlClient } from './pgvector-index.js';
 
 // Starting the wasm database takes seconds on a busy machine; the queries themselves are fast.
-vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let db: PGlite;
 let tables = 0;

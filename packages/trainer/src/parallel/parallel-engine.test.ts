@@ -88,7 +88,7 @@ describe('createParallelEngine', () => {
     } finally {
       await parallel.dispose();
     }
-  }, 120_000);
+  });
 
   it("applies the full batch's gradient: the shards' gradients averaged by shard size", async () => {
     const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
@@ -127,5 +127,5 @@ describe('createParallelEngine', () => {
     } finally {
       await parallel.dispose();
     }
-  }, 120_000);
+  });
 });

@@ -74,7 +74,7 @@ describe.skipIf(!hasData).each(['cpu', 'wasm'])('train on %s', (backend) => {
       .map((l) => JSON.parse(l));
     expect(log.filter((e) => e.type === 'step').map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(log.filter((e) => e.type === 'start').map((e) => e.resumed)).toEqual([false, true]);
-  }, 300_000);
+  });
 });
 
 describe.skipIf(!hasData)('train', () => {
@@ -102,7 +102,7 @@ describe.skipIf(!hasData)('train', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(log.at(-1)).toMatchObject({ type: 'error', code: 'NON_FINITE' });
-  }, 120_000);
+  });
 
   it('trains an in-batch loss on two workers and records the class means as its class anchors', async () => {
     const out = join(root, 'triplet');
@@ -122,11 +122,11 @@ describe.skipIf(!hasData)('train', () => {
       const norm = Math.hypot(...anchors.subarray(c * 8, (c + 1) * 8));
       expect(norm).toBeLessThanOrEqual(1 + 1e-6);
     }
-  }, 120_000);
+  });
 
   it('refuses to overwrite an existing run without resume', async () => {
     const out = join(root, 'existing');
     await train({ ...tiny('wasm'), epochs: 1 }, { out, quiet: true });
     await expect(train(tiny('wasm'), { out, quiet: true })).rejects.toThrow(AnchorageError);
-  }, 120_000);
+  });
 });

@@ -87,7 +87,7 @@ describe('the embedded module', () => {
     for (const errors of fma.errors) expectSmall(errors);
     // ANCHORAGE_WASM_FMA=0 keeps the plain build even where relaxed SIMD exists
     expect(runFmaFixture({ ANCHORAGE_WASM_FMA: '0' }).variant).toBe('simd');
-  }, 60_000);
+  });
 
   it('binds to the wasm backend (SIMD, memory reachable)', async () => {
     await tf.setBackend('wasm');
