@@ -1,4 +1,4 @@
-"""PyTorch CPU autograd of the CAM loss (DESIGN.md formulas), timed for the loss-core benchmark.
+"""PyTorch CPU autograd of the CAM loss (the formulas of apps/docs/src/concepts/cam-loss.md), timed for the loss-core benchmark.
 
 Usage: python3 torch_cam.py THREADS RUNS B D C [B D C ...]
 Prints one JSON object per shape and anchor regime:
