@@ -6,7 +6,7 @@ import { Random } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backends';
-import { createParallelEngine } from '../parallel/parallel-engine';
+import { withTwinEngines } from '../parallel/twin-engines-test-support';
 import { firstStepGradient } from '../train/adam-test-support';
 import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { resolveTrainConfig } from '../train/config';
@@ -254,36 +254,20 @@ describe.each(listLosses())('training engines with %s', (name) => {
   });
 
   it('two workers compute and apply the one-thread gradient to 1e-5 and stay identical after the step', async () => {
-    const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
-    try {
-      await selectBackend('wasm', { log: () => {} });
-      const local = await createLocalEngine({
-        config,
-        inputShape,
-        classes,
-        snapshot: await parallel.snapshot(),
-      });
-      try {
-        const b = batch(1, 7); // shards of 4 and 3
-        const [p, l] = [await parallel.gradients(copy(b)), await local.gradients(copy(b))];
-        for (const [term, value] of Object.entries(l.terms)) {
-          expect(Math.abs(p.terms[term]! - value), term).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
-        }
-        const scale = Math.max(maxAbs(l.values!), 1e-3);
-        expect(maxAbsDiff(p.values!, l.values!) / scale).toBeLessThan(1e-5);
-        expect((await parallel.step(copy(b))).applied).toBe(true);
-        // what the step applied (read back from the optimisers' state), not only what it computed
-        expect(maxAbsDiff(firstStepGradient(await parallel.snapshot()), l.values!) / scale).toBeLessThan(
-          1e-5,
-        );
-        const [w0, w1] = await parallel.weights();
-        expect(maxAbsDiff(w0!, w1!)).toBe(0);
-      } finally {
-        await local.dispose();
+    await withTwinEngines({ config, inputShape, classes }, async (parallel, local) => {
+      const b = batch(1, 7); // shards of 4 and 3
+      const [p, l] = [await parallel.gradients(copy(b)), await local.gradients(copy(b))];
+      for (const [term, value] of Object.entries(l.terms)) {
+        expect(Math.abs(p.terms[term]! - value), term).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
       }
-    } finally {
-      await parallel.dispose();
-    }
+      const scale = Math.max(maxAbs(l.values!), 1e-3);
+      expect(maxAbsDiff(p.values!, l.values!) / scale).toBeLessThan(1e-5);
+      expect((await parallel.step(copy(b))).applied).toBe(true);
+      // what the step applied (read back from the optimisers' state), not only what it computed
+      expect(maxAbsDiff(firstStepGradient(await parallel.snapshot()), l.values!) / scale).toBeLessThan(1e-5);
+      const [w0, w1] = await parallel.weights();
+      expect(maxAbsDiff(w0!, w1!)).toBe(0);
+    });
   });
 
   it('a run resumed from its checkpoint continues bit for bit', async () => {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../backends';
 import { Random } from '../random';
 import { firstStepGradient } from '../train/adam-test-support';
 import { resolveTrainConfig } from '../train/config';
 import type { EngineBatch } from '../train/engine';
-import { createLocalEngine } from '../train/local-engine';
-import { createParallelEngine, shardBatch } from './parallel-engine';
+import { shardBatch } from './parallel-engine';
+import { withTwinEngines } from './twin-engines-test-support';
 
 const inputShape: [number, number, number] = [12, 12, 1];
 const classes = 4;
@@ -46,86 +45,58 @@ describe('shardBatch', () => {
 
 describe('createParallelEngine', () => {
   it('keeps identical weights on every worker and matches single-thread training', async () => {
-    const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
-    try {
-      await selectBackend('wasm', { log: () => {} });
-      // The single-thread engine starts from the replicas' snapshot, so only the data split differs.
-      const local = await createLocalEngine({
-        config,
-        inputShape,
-        classes,
-        snapshot: await parallel.snapshot(),
-      });
-      try {
-        const before = await parallel.weights();
-        for (let step = 0; step < 3; step++) {
-          const b = batch(10 + step, 7); // odd size: shards of 4 and 3
-          const copy = { images: b.images.slice(), labels: b.labels.slice(), size: b.size };
-          const [p, l] = [await parallel.step(b), await local.step(copy)];
-          expect(p.applied && l.applied).toBe(true);
-          // Same weights, and every image's forward pass is independent of its batch: equal losses.
-          // After Adam steps the runs drift apart more than float rounding suggests: Adam's first
-          // update is ≈ lr·sign(g), so a weight whose gradient is exactly 0 in one run and a
-          // rounding residue (~1e-8, from the Winograd transforms) in the other moves by ~lr in
-          // only one of them. The gradients themselves agree to 1e-5 (the next test).
-          const tolerance = step === 0 ? 1e-6 : 1e-3;
-          expect(Math.abs(p.terms.loss - l.terms.loss) / l.terms.loss).toBeLessThan(tolerance);
-          expect(Math.abs(p.terms.repeller - l.terms.repeller)).toBeLessThan(tolerance);
-        }
-        const [w0, w1] = await parallel.weights();
-        expect(maxAbsDiff(w0!, w1!)).toBe(0);
-        expect(maxAbsDiff(w0!, before[0]!)).toBeGreaterThan(1e-3);
-        const snap = await local.snapshot();
-        const localAnchors = snap.classAnchors!;
-        const parallelAnchors = (await parallel.snapshot()).classAnchors!;
-        expect(maxAbsDiff(localAnchors, parallelAnchors)).toBeLessThan(1e-4);
-        const localWeights = new Float32Array(snap.model.weights.data);
-        const parallelWeights = new Float32Array((await parallel.snapshot()).model.weights.data);
-        expect(maxAbsDiff(localWeights, parallelWeights)).toBeLessThan(3 * config.lr);
-      } finally {
-        await local.dispose();
+    // The single-thread engine starts from the replicas' snapshot, so only the data split differs.
+    await withTwinEngines({ config, inputShape, classes }, async (parallel, local) => {
+      const before = await parallel.weights();
+      for (let step = 0; step < 3; step++) {
+        const b = batch(10 + step, 7); // odd size: shards of 4 and 3
+        const copy = { images: b.images.slice(), labels: b.labels.slice(), size: b.size };
+        const [p, l] = [await parallel.step(b), await local.step(copy)];
+        expect(p.applied && l.applied).toBe(true);
+        // Same weights, and every image's forward pass is independent of its batch: equal losses.
+        // After Adam steps the runs drift apart more than float rounding suggests: Adam's first
+        // update is ≈ lr·sign(g), so a weight whose gradient is exactly 0 in one run and a
+        // rounding residue (~1e-8, from the Winograd transforms) in the other moves by ~lr in
+        // only one of them. The gradients themselves agree to 1e-5 (the next test).
+        const tolerance = step === 0 ? 1e-6 : 1e-3;
+        expect(Math.abs(p.terms.loss - l.terms.loss) / l.terms.loss).toBeLessThan(tolerance);
+        expect(Math.abs(p.terms.repeller - l.terms.repeller)).toBeLessThan(tolerance);
       }
-    } finally {
-      await parallel.dispose();
-    }
+      const [w0, w1] = await parallel.weights();
+      expect(maxAbsDiff(w0!, w1!)).toBe(0);
+      expect(maxAbsDiff(w0!, before[0]!)).toBeGreaterThan(1e-3);
+      const snap = await local.snapshot();
+      const localAnchors = snap.classAnchors!;
+      const parallelAnchors = (await parallel.snapshot()).classAnchors!;
+      expect(maxAbsDiff(localAnchors, parallelAnchors)).toBeLessThan(1e-4);
+      const localWeights = new Float32Array(snap.model.weights.data);
+      const parallelWeights = new Float32Array((await parallel.snapshot()).model.weights.data);
+      expect(maxAbsDiff(localWeights, parallelWeights)).toBeLessThan(3 * config.lr);
+    });
   });
 
   it("applies the full batch's gradient: the shards' gradients averaged by shard size", async () => {
-    const parallel = await createParallelEngine({ config, inputShape, classes, workers: 2 });
-    try {
-      await selectBackend('wasm', { log: () => {} });
-      const local = await createLocalEngine({
-        config,
-        inputShape,
-        classes,
-        snapshot: await parallel.snapshot(),
-      });
-      try {
-        const b = batch(20, 7); // shards of 4 and 3
-        const copy = () => ({ images: b.images.slice(), labels: b.labels.slice(), size: b.size });
-        const full = (await local.gradients(copy())).values!;
-        const scale = Math.max(...Array.from(full, Math.abs));
-        // the gradient the engine applied, read back from its optimisers after its first step
-        expect((await parallel.step(copy())).applied).toBe(true);
-        const applied = firstStepGradient(await parallel.snapshot());
-        expect(applied).toHaveLength(full.length);
-        expect(maxAbsDiff(applied, full) / scale).toBeLessThan(1e-5);
-        const [w0, w1] = await parallel.weights();
-        expect(maxAbsDiff(w0!, w1!)).toBe(0);
-        // the read-back is exact on one thread, where the step applies `full` itself
-        expect((await local.step(copy())).applied).toBe(true);
-        expect(maxAbsDiff(firstStepGradient(await local.snapshot()), full) / scale).toBeLessThan(1e-6);
-        // an unweighted mean of the shards is measurably different: the check can fail
-        const halves = await Promise.all(
-          shardBatch(b, 2).map(async (shard) => (await local.gradients(shard)).values!),
-        );
-        const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
-        expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
-      } finally {
-        await local.dispose();
-      }
-    } finally {
-      await parallel.dispose();
-    }
+    await withTwinEngines({ config, inputShape, classes }, async (parallel, local) => {
+      const b = batch(20, 7); // shards of 4 and 3
+      const copy = () => ({ images: b.images.slice(), labels: b.labels.slice(), size: b.size });
+      const full = (await local.gradients(copy())).values!;
+      const scale = Math.max(...Array.from(full, Math.abs));
+      // the gradient the engine applied, read back from its optimisers after its first step
+      expect((await parallel.step(copy())).applied).toBe(true);
+      const applied = firstStepGradient(await parallel.snapshot());
+      expect(applied).toHaveLength(full.length);
+      expect(maxAbsDiff(applied, full) / scale).toBeLessThan(1e-5);
+      const [w0, w1] = await parallel.weights();
+      expect(maxAbsDiff(w0!, w1!)).toBe(0);
+      // the read-back is exact on one thread, where the step applies `full` itself
+      expect((await local.step(copy())).applied).toBe(true);
+      expect(maxAbsDiff(firstStepGradient(await local.snapshot()), full) / scale).toBeLessThan(1e-6);
+      // an unweighted mean of the shards is measurably different: the check can fail
+      const halves = await Promise.all(
+        shardBatch(b, 2).map(async (shard) => (await local.gradients(shard)).values!),
+      );
+      const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
+      expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
+    });
   });
 });
