@@ -131,10 +131,25 @@ describe.skipIf(!hasData)('anchorage-train', () => {
     expect(report.twoStage.map((t: { probe: number }) => t.probe)).toEqual([1, 2, 3]);
     expect(report.twoStage[0].fractionScanned).toBeLessThan(0.3);
 
-    const table = await cli(['eval', '--checkpoint', straight, '--data', data]).done;
+    const table = await cli([
+      'eval',
+      '--checkpoint',
+      straight,
+      '--data',
+      data,
+      '--probes',
+      '1,3',
+      '--buckets',
+      'labels,nearest-anchor',
+    ]).done;
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/mAP@100/);
     expect(table.stdout).toMatch(/probe 3/);
+    expect(table.stdout).toMatch(/bucketed by its labels[\s\S]*bucketed by each item's nearest anchor/);
+
+    const wrong = await cli(['eval', '--checkpoint', straight, '--buckets', 'clusters']).done;
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/"clusters" is not one of labels, nearest-anchor/);
   });
 
   it('eval --baseline pixels scores raw pixels with the same protocol', async () => {

@@ -160,6 +160,7 @@ export {
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
+  type TwoStageBuckets,
   type TwoStageMetrics,
   train,
 } from './train/index';

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
+import type { TwoStageBuckets } from './retrieval-metrics';
 
 function number(value: string): number {
   const n = Number(value);
@@ -19,6 +20,17 @@ function integer(value: string): number {
 
 function integerList(value: string): number[] {
   return value.split(',').map((part) => integer(part));
+}
+
+const BUCKETINGS: readonly TwoStageBuckets[] = ['labels', 'nearest-anchor'];
+
+function bucketList(value: string): TwoStageBuckets[] {
+  return value.split(',').map((part) => {
+    const name = part.trim() as TwoStageBuckets;
+    if (!BUCKETINGS.includes(name))
+      throw new InvalidArgumentError(`"${part}" is not one of ${BUCKETINGS.join(', ')}`);
+    return name;
+  });
 }
 
 interface TrainFlags {
@@ -88,6 +100,7 @@ interface EvalFlags {
   baseline?: 'pixels';
   backend: string;
   probes: number[];
+  buckets: TwoStageBuckets[];
 }
 
 /** Runs `action`, turning an `AnchorageError` into one `error: …` line and exit status 1. */
@@ -229,6 +242,12 @@ export function registerTrainCommands(program: Command): void {
       new Option('--baseline <kind>', 'evaluate a baseline instead of a checkpoint').choices(['pixels']),
     )
     .option('--probes <list>', 'probes of the two-stage search', integerList, [1, 2, 3])
+    .option(
+      '--buckets <list>',
+      "two-stage database buckets: labels (each item's class), nearest-anchor (labels unused), or both",
+      bucketList,
+      ['labels'],
+    )
     .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', 'auto')
     .option('--json', 'print one JSON object instead of the table')
     .action((flags: EvalFlags) =>
@@ -258,6 +277,7 @@ export function registerTrainCommands(program: Command): void {
                 dataset: flags.dataset,
                 data: flags.data,
                 probes: flags.probes,
+                buckets: flags.buckets,
                 log: (line) => process.stderr.write(`${line}\n`),
               });
         process.stdout.write(

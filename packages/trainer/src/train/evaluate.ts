@@ -13,7 +13,12 @@ import { l2NormalizeRowsInPlace } from '../losses';
 import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './checkpoint';
 import { classMeans } from './class-means';
 import type { TrainConfig } from './config';
-import { evaluateRetrieval, type RetrievalMetrics, type TwoStageMetrics } from './retrieval-metrics';
+import {
+  evaluateRetrieval,
+  type RetrievalMetrics,
+  type TwoStageBuckets,
+  type TwoStageMetrics,
+} from './retrieval-metrics';
 
 /** Embeds every image of a dataset (in order) with a model: N×d row-major. */
 export async function embedWithModel(
@@ -124,6 +129,8 @@ export async function evaluateCheckpoint(options: {
   dataset?: string;
   data?: string;
   probes?: readonly number[];
+  /** Bucketings of the database for the two-stage search (default: labels only). */
+  buckets?: readonly TwoStageBuckets[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }): Promise<EvalReport> {
@@ -158,6 +165,7 @@ export async function evaluateCheckpoint(options: {
       classes,
       anchors,
       probes: options.probes ?? [1, 2, 3],
+      ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
     });
     return {
       dataset: name,
@@ -230,23 +238,33 @@ export function formatEvalReport(report: EvalReport): string {
   lines.push(
     `${report.dataset}: database ${report.databaseSize} (train), queries ${report.querySize} (test); ${what}`,
   );
-  const header = ['', 'exhaustive', ...report.twoStage.map((t) => `probe ${t.probe}`)];
-  const rows: string[][] = [
-    ['mAP', pct(report.mAP), ...report.twoStage.map((t) => pct(t.mAP))],
-    ['mAP@100', pct(report.mapAt100), ...report.twoStage.map((t) => pct(t.mapAt100))],
-    ['P@10', pct(report.precisionAt10), ...report.twoStage.map((t) => pct(t.precisionAt10))],
-    ['P@100', pct(report.precisionAt100), ...report.twoStage.map((t) => pct(t.precisionAt100))],
-  ];
-  if (report.twoStage.length > 0) {
-    rows.push(['mAP kept', '100.00', ...report.twoStage.map((t) => pct(t.mapKept))]);
-    rows.push(['scanned', '100.00', ...report.twoStage.map((t) => pct(t.fractionScanned))]);
-    rows.push(['stage-1 recall', '-', ...report.twoStage.map((t) => pct(t.stage1Recall))]);
+  const table = (twoStage: readonly TwoStageMetrics[]) => {
+    const header = ['', 'exhaustive', ...twoStage.map((t) => `probe ${t.probe}`)];
+    const rows: string[][] = [
+      ['mAP', pct(report.mAP), ...twoStage.map((t) => pct(t.mAP))],
+      ['mAP@100', pct(report.mapAt100), ...twoStage.map((t) => pct(t.mapAt100))],
+      ['P@10', pct(report.precisionAt10), ...twoStage.map((t) => pct(t.precisionAt10))],
+      ['P@100', pct(report.precisionAt100), ...twoStage.map((t) => pct(t.precisionAt100))],
+    ];
+    if (twoStage.length > 0) {
+      rows.push(['mAP kept', '100.00', ...twoStage.map((t) => pct(t.mapKept))]);
+      rows.push(['scanned', '100.00', ...twoStage.map((t) => pct(t.fractionScanned))]);
+      rows.push(['stage-1 recall', '-', ...twoStage.map((t) => pct(t.stage1Recall))]);
+    }
+    const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    lines.push(`${line(header)}   (%)`);
+    for (const row of rows) lines.push(line(row));
+  };
+  const byLabels = report.twoStage.filter((t) => t.buckets !== 'nearest-anchor');
+  const byAnchor = report.twoStage.filter((t) => t.buckets === 'nearest-anchor');
+  if (byAnchor.length > 0 && byLabels.length > 0) lines.push('database bucketed by its labels:');
+  if (byLabels.length > 0 || byAnchor.length === 0) table(byLabels);
+  if (byAnchor.length > 0) {
+    lines.push("database bucketed by each item's nearest anchor (labels unused):");
+    table(byAnchor);
   }
-  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  lines.push(`${line(header)}   (%)`);
-  for (const row of rows) lines.push(line(row));
   lines.push(`wall time ${(report.wallMs / 1000).toFixed(1)} s`);
   return lines.join('\n');
 }

@@ -36,5 +36,5 @@ export {
 } from './local-engine';
 export { createProgram } from './program';
 // The protocol's ranking lives in @anchorage/retrieval (`evaluateRetrieval`); the trainer's wrapper stays internal.
-export type { TwoStageMetrics } from './retrieval-metrics';
+export type { TwoStageBuckets, TwoStageMetrics } from './retrieval-metrics';
 export { loadTrainingSet, type StepEvent, type TrainOptions, type TrainResult, train } from './train';

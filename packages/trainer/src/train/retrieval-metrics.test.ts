@@ -105,6 +105,56 @@ describe('evaluateRetrieval', () => {
     expect(probe1.fractionScanned).toBeLessThan(1);
   });
 
+  it('bucketing by nearest anchor ranks as a database without labels would be, by hand', () => {
+    const both = evaluateRetrieval({
+      database: db.vectors,
+      databaseLabels: db.labels,
+      queries: qs.vectors,
+      queryLabels: qs.labels,
+      dim,
+      classes,
+      anchors,
+      probes: [1],
+      buckets: ['labels', 'nearest-anchor'],
+    });
+    expect(both.twoStage.map((t) => [t.buckets, t.probe])).toEqual([
+      ['labels', 1],
+      ['nearest-anchor', 1],
+    ]);
+    const nearestOf = (vectors: Float32Array, i: number) => {
+      let best = 0;
+      for (let c = 1; c < classes; c++)
+        if (distance(vectors, i, anchors, c, dim) < distance(vectors, i, anchors, best, dim)) best = c;
+      return best;
+    };
+    const bucket = Int32Array.from({ length: n }, (_, i) => nearestOf(db.vectors, i));
+    // the synthetic clusters overlap, so some items sit in another class's bucket: the two bucketings differ
+    expect(bucket.some((b, i) => b !== db.labels[i])).toBe(true);
+    const ranked = Array.from({ length: q }, (_, query) => {
+      const anchorOrder = Array.from({ length: classes }, (_, c) => c).sort(
+        (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
+      );
+      const position = (c: number) => anchorOrder.indexOf(c);
+      const d = (i: number) => distance(qs.vectors, query, db.vectors, i, dim);
+      return Array.from({ length: n }, (_, i) => i).sort(
+        (a, b) => position(bucket[a]!) - position(bucket[b]!) || d(a) - d(b),
+      );
+    });
+    const expected = naiveMetrics(ranked, qs.labels, db.labels);
+    const byAnchor = both.twoStage[1]!;
+    expect(byAnchor.mAP).toBeCloseTo(expected.mAP, 5);
+    expect(byAnchor.precisionAt10).toBeCloseTo(expected.precisionAt10, 5);
+    expect(byAnchor.mapAt100).toBeCloseTo(expected.mapAt100, 5);
+    const scanned = qs.labels.reduce((sum, _, query) => {
+      const first = Array.from({ length: classes }, (_, c) => c).sort(
+        (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
+      )[0]!;
+      return sum + bucket.filter((b) => b === first).length / n;
+    }, 0);
+    expect(byAnchor.fractionScanned).toBeCloseTo(scanned / q, 10);
+    expect(byAnchor.mAP).not.toBeCloseTo(both.twoStage[0]!.mAP, 6);
+  });
+
   it('probing every class equals exhaustive search and scans everything', () => {
     const all = result.twoStage.find((t) => t.probe === classes)!;
     expect(all.mAP).toBeCloseTo(result.exhaustive.mAP, 10);

@@ -14,6 +14,11 @@ export interface RetrievalMetrics {
 /** Two-stage search with a given probe: its metrics, their ratio to exhaustive search, and the work saved. */
 export interface TwoStageMetrics extends RetrievalMetrics {
   probe: number;
+  /**
+   * How the database was bucketed: by its labels (`labels`, what an index of labelled items does),
+   * or by each item's nearest anchor (`nearest-anchor`, a database without labels).
+   */
+  buckets: TwoStageBuckets;
   /** mAP of the two-stage ranking / exhaustive mAP. */
   mapKept: number;
   /** Mean fraction of the database compared exactly with a query in stage 2. */
@@ -21,6 +26,9 @@ export interface TwoStageMetrics extends RetrievalMetrics {
   /** Fraction of queries whose own class is among the probed anchors. */
   stage1Recall: number;
 }
+
+/** How the two-stage evaluation assigns database items to buckets. */
+export type TwoStageBuckets = 'labels' | 'nearest-anchor';
 
 /** Input of {@link evaluateRetrieval}: row-major vectors with `dim` columns and integer labels. */
 export interface RetrievalInput {
@@ -33,6 +41,8 @@ export interface RetrievalInput {
   /** Class anchors C×dim; with them the two-stage search is evaluated for each of `probes`. */
   anchors?: Float32Array;
   probes?: readonly number[];
+  /** Bucketings of the database to evaluate, each with every probe (default: labels only). */
+  buckets?: readonly TwoStageBuckets[];
   /** Queries per block of distances (memory ≈ block × N × 8 bytes). */
   blockSize?: number;
 }
@@ -71,8 +81,15 @@ export function evaluateRetrieval(input: RetrievalInput): {
   const widest = Math.max(0, ...probes);
   const nearest = widest > 0 ? nearestAnchors(queries, anchors, dim, widest).indices : new Int32Array(0);
   const q = queryLabels.length;
-  const twoStage = probes.map((probe) => {
-    const m = evaluateWithRetrieval({ ...common, twoStage: { anchors, probe, buckets: databaseLabels } });
+  const twoStageAt = (buckets: TwoStageBuckets, probe: number): TwoStageMetrics => {
+    const m = evaluateWithRetrieval({
+      ...common,
+      twoStage: {
+        anchors: anchors!,
+        probe,
+        buckets: buckets === 'labels' ? databaseLabels : 'nearestAnchor',
+      },
+    });
     let recalled = 0;
     for (let i = 0; i < q; i++) {
       const probed = nearest.subarray(i * widest, i * widest + probe);
@@ -81,11 +98,14 @@ export function evaluateRetrieval(input: RetrievalInput): {
     const metrics = protocol(m);
     return {
       probe,
+      buckets,
       ...metrics,
       mapKept: exhaustive.mAP > 0 ? metrics.mAP / exhaustive.mAP : 0,
       fractionScanned: m.scannedFraction,
       stage1Recall: recalled / Math.max(q, 1),
     };
-  });
+  };
+  const bucketings = [...new Set<TwoStageBuckets>(input.buckets ?? ['labels'])];
+  const twoStage = bucketings.flatMap((buckets) => probes.map((probe) => twoStageAt(buckets, probe)));
   return { exhaustive, twoStage };
 }
