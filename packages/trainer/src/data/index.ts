@@ -7,6 +7,13 @@ export {
   UNIT_NORMALIZATION,
 } from './batches';
 export {
+  checkInputOptions,
+  convertDataset,
+  forEachConcurrent,
+  type InputOptions,
+  targetGeometry,
+} from './convert';
+export {
   type Dataset,
   type DatasetLoader,
   imageSize,
@@ -14,6 +21,14 @@ export {
   type Split,
   subset,
 } from './dataset';
+export {
+  fitImage,
+  IMAGE_FITS,
+  type ImageFit,
+  type ImageGeometry,
+  MAX_INPUT_PIXELS,
+  type RawImage,
+} from './fit';
 export { encodeIdx, type IdxArray, type IdxDtype, isGzip, parseIdx, readIdxFile } from './idx';
 export {
   DEBIAN_FASHION_MNIST_DIR,
@@ -24,5 +39,12 @@ export {
   mnistDataPackageDir,
   mnistLoader,
 } from './mnist';
-export { getDatasetLoader, listDatasets, loadDataset, registerDataset } from './registry';
+export {
+  changesInput,
+  getDatasetLoader,
+  listDatasets,
+  loadDataset,
+  loadSplit,
+  registerDataset,
+} from './registry';
 export { epochOrder, limitIndices, sampleShots } from './sampling';

@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { createRegistry } from '../registry';
+import { convertDataset, type InputOptions, targetGeometry } from './convert';
 import type { Dataset, DatasetLoader, LoadDatasetOptions } from './dataset';
 import { fashionMnistLoader, mnistLoader } from './mnist';
 
@@ -48,4 +49,21 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
     );
   }
   return loader.load({ dir, split: options.split });
+}
+
+/** True when `input` asks for anything other than the dataset's own images. */
+export function changesInput(input: InputOptions | undefined): boolean {
+  return input !== undefined && (input.imageSize !== undefined || input.channels !== undefined);
+}
+
+/**
+ * Loads one split and converts its images to `input` (`--image-size`, `--channels`, `--fit`); the
+ * dataset's own images when `input` asks for nothing.
+ * @example
+ * const train = await loadSplit({ name: 'fashion-mnist', split: 'train', input: { imageSize: 32, channels: 3 } });
+ */
+export async function loadSplit(options: LoadDatasetOptions & { input?: InputOptions }): Promise<Dataset> {
+  const dataset = await loadDataset(options);
+  if (!changesInput(options.input)) return dataset;
+  return convertDataset(dataset, targetGeometry(dataset, options.input!));
 }

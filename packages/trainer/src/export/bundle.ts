@@ -26,6 +26,11 @@ export interface BundleInput {
    * package exports); false: the caller normalises first.
    */
   normalizedInGraph?: boolean;
+  /**
+   * How an image of another size is resized to height×width (`cover`, `contain`, `fill`, `pad`),
+   * as training and evaluation resized theirs; absent: `fill`.
+   */
+  fit?: 'cover' | 'contain' | 'fill' | 'pad';
 }
 
 /**
@@ -111,6 +116,9 @@ export function validateManifest(value: unknown, where: string = BUNDLE_FILES.ma
         throw corrupt(where, `input.${key} must be 1 or ${channels} finite numbers`, list);
       }
       if (key === 'std' && list.some((s) => s <= 0)) throw corrupt(where, 'input.std must be > 0', list);
+    }
+    if (input.fit !== undefined && !['cover', 'contain', 'fill', 'pad'].includes(input.fit as string)) {
+      throw corrupt(where, 'input.fit must be cover, contain, fill or pad', input.fit);
     }
     if (input.normalizedInGraph !== undefined && typeof input.normalizedInGraph !== 'boolean') {
       throw corrupt(where, 'input.normalizedInGraph must be a boolean', input.normalizedInGraph);

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { writeNpy } from '@anchorage/retrieval';
 import onnxProto from 'onnx-proto';
-import { loadDataset } from '../data';
+import { loadSplit } from '../data';
 import { type BundleInput, readBundle } from './bundle';
 import { loadOnnxRuntime } from './onnx-runtime';
 
@@ -167,12 +167,14 @@ export async function embedDataset(
     options.threads === undefined ? {} : { threads: options.threads },
   );
   try {
-    const dataset = await loadDataset({
+    const { height, width, channels, fit } = embedder.input;
+    // the dataset's images brought to the model's input, as training and evaluation did
+    const dataset = await loadSplit({
       name: options.dataset,
       split: options.split ?? 'train',
       ...(options.data === undefined ? {} : { dir: options.data }),
+      ...(height === width ? { input: { imageSize: height, channels, fit: fit ?? 'fill' } } : {}),
     });
-    const { height, width, channels } = embedder.input;
     if (dataset.height !== height || dataset.width !== width || dataset.channels !== channels) {
       throw new AnchorageError(
         'DIMENSION_MISMATCH',

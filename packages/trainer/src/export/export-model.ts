@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import type * as tf from '@tensorflow/tfjs';
+import type { ImageFit } from '../data';
 import { loadCheckpoint, modelFromSnapshot } from '../train/checkpoint';
 import { classMeans } from '../train/class-means';
 import { retrievalEmbeddings } from '../train/evaluate';
@@ -22,6 +23,8 @@ export interface ExportModelBundleOptions {
   classes: readonly string[];
   /** The model's input normalisation `(pixel / 255 − mean) / std`; default mean 0, std 1. */
   normalization?: { mean: readonly number[]; std: readonly number[] };
+  /** How images of another size are resized to the model's (recorded as `input.fit`). */
+  fit?: ImageFit;
   /** Element type of `model.onnx`'s input (raw 0–255 pixels either way). Default `uint8`. */
   inputType?: 'uint8' | 'float32';
   loss?: Record<string, unknown>;
@@ -64,7 +67,15 @@ export async function exportModelBundle(
     formatVersion: 1,
     dim,
     classes: [...classes],
-    input: { height, width, channels, mean, std, normalizedInGraph: true },
+    input: {
+      height,
+      width,
+      channels,
+      mean,
+      std,
+      normalizedInGraph: true,
+      ...(options.fit ? { fit: options.fit } : {}),
+    },
     ...(options.loss ? { loss: options.loss } : {}),
     ...(options.training ? { training: options.training } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
@@ -101,6 +112,7 @@ export async function exportCheckpointBundle(
       embedding: state.embedding,
       classes: state.dataset.classNames,
       normalization: { mean: state.input.mean, std: state.input.std },
+      ...(state.input.fit ? { fit: state.input.fit } : {}),
       ...(options.inputType ? { inputType: options.inputType } : {}),
       loss: {
         name: c.loss,

@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
+import type { ImageFit } from '../data';
 import type { TrainConfig } from './config';
 import type { StepTerms } from './engine';
 
@@ -63,7 +64,15 @@ export interface CheckpointState {
     trainSize: number;
   };
   /** What the model expects: images H×W×C normalised per channel as `(pixel / 255 − mean) / std`. */
-  input: { height: number; width: number; channels: number; mean: number[]; std: number[] };
+  input: {
+    height: number;
+    width: number;
+    channels: number;
+    mean: number[];
+    std: number[];
+    /** How images of another size were resized to height×width; absent: the dataset's own size. */
+    fit?: ImageFit;
+  };
   dim: number;
   /** The retrieval embedding: the model's output divided by its norm, or the output itself. */
   embedding: 'l2-normalized' | 'raw';

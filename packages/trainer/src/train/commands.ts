@@ -1,6 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
+import { IMAGE_FITS, type ImageFit } from '../data';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
 import type { TwoStageBuckets } from './retrieval-metrics';
@@ -49,6 +50,9 @@ interface TrainFlags {
   shots?: number;
   limit?: number;
   workers: number;
+  imageSize?: number;
+  channels?: number;
+  fit?: ImageFit;
   out: string;
   resume?: boolean;
   quiet?: boolean;
@@ -98,9 +102,29 @@ interface EvalFlags {
   data?: string;
   json?: boolean;
   baseline?: 'pixels';
+  imageSize?: number;
+  channels?: number;
+  fit?: ImageFit;
   backend: string;
   probes: number[];
   buckets: TwoStageBuckets[];
+}
+
+/** `--image-size`, `--channels` and `--fit`, shared by `train` and `eval --baseline`. */
+function addInputOptions(command: Command, what: string): Command {
+  return command
+    .option('--image-size <n>', `${what}: resize images to n×n (default: the dataset's own size)`, integer)
+    .addOption(
+      new Option('--channels <n>', `${what}: convert images to 1 (grey) or 3 (RGB) channels`)
+        .choices(['1', '3'])
+        .argParser(Number),
+    )
+    .addOption(
+      new Option(
+        '--fit <policy>',
+        'how --image-size reshapes: cover (scale, crop the centre), contain (scale, black borders), fill (stretch), pad (no scaling, centred on black)',
+      ).choices([...IMAGE_FITS]),
+    );
 }
 
 /** Runs `action`, turning an `AnchorageError` into one `error: …` line and exit status 1. */
@@ -144,7 +168,8 @@ export function registerTrainCommands(program: Command): void {
     .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', d.backend)
     .option('--shots <k>', 'few-shot: training images per class', integer)
     .option('--limit <n>', 'train on a seeded random subset of n images', integer)
-    .option('--workers <n>', 'data-parallel worker threads (wasm), 1 = none', integer, d.workers)
+    .option('--workers <n>', 'data-parallel worker threads (wasm), 1 = none', integer, d.workers);
+  addInputOptions(trainCommand, 'model input')
     .requiredOption('--out <dir>', 'output folder: checkpoint/ and metrics.jsonl')
     .option(
       '--resume',
@@ -199,6 +224,9 @@ export function registerTrainCommands(program: Command): void {
         shots: flags.shots,
         limit: flags.limit,
         workers: flags.workers,
+        imageSize: flags.imageSize,
+        channels: flags.channels,
+        fit: flags.fit,
       };
       if (resume) {
         // A resumed run keeps its recorded config; only flags given explicitly may change it.
@@ -230,7 +258,7 @@ export function registerTrainCommands(program: Command): void {
     }),
   );
 
-  program
+  const evalCommand = program
     .command('eval')
     .description(
       'evaluate a checkpoint: mAP, mAP@100, P@10, P@100 and two-stage search (train split = database, test split = queries)',
@@ -241,7 +269,8 @@ export function registerTrainCommands(program: Command): void {
     .addOption(
       new Option('--baseline <kind>', 'evaluate a baseline instead of a checkpoint').choices(['pixels']),
     )
-    .option('--probes <list>', 'probes of the two-stage search', integerList, [1, 2, 3])
+    .option('--probes <list>', 'probes of the two-stage search', integerList, [1, 2, 3]);
+  addInputOptions(evalCommand, 'with --baseline (a checkpoint uses its own)')
     .option(
       '--buckets <list>',
       "two-stage database buckets: labels (each item's class), nearest-anchor (labels unused), or both",
@@ -271,7 +300,11 @@ export function registerTrainCommands(program: Command): void {
         const backend = await selectBackend(flags.backend as BackendRequest);
         const report =
           flags.baseline === 'pixels'
-            ? await evaluate.evaluatePixelBaseline({ dataset: flags.dataset!, data: flags.data })
+            ? await evaluate.evaluatePixelBaseline({
+                dataset: flags.dataset!,
+                data: flags.data,
+                input: { imageSize: flags.imageSize, channels: flags.channels, fit: flags.fit },
+              })
             : await evaluate.evaluateCheckpoint({
                 checkpoint: flags.checkpoint!,
                 dataset: flags.dataset,

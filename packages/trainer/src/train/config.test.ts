@@ -59,3 +59,24 @@ describe('resolveTrainConfig', () => {
     );
   });
 });
+
+describe('resolveTrainConfig input options', () => {
+  it('keeps --image-size, --channels and --fit, and leaves them absent when unset', () => {
+    const set = resolveTrainConfig({ dataset: 'mnist', imageSize: 32, channels: 3, fit: 'pad' });
+    expect(set).toMatchObject({ imageSize: 32, channels: 3, fit: 'pad' });
+    const unset = resolveTrainConfig({ dataset: 'mnist' });
+    expect(Object.keys(unset)).not.toContain('imageSize');
+    expect(Object.keys(unset)).not.toContain('fit');
+  });
+
+  it.each([
+    ['imageSize', 0],
+    ['imageSize', 31.5],
+    ['channels', 2],
+    ['fit', 'stretch'],
+  ])('rejects %s = %s naming it', (argument, value) => {
+    expect(() => resolveTrainConfig({ dataset: 'mnist', [argument]: value })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', argument }),
+    );
+  });
+});

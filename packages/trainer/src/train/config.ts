@@ -1,5 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import type { Normalization } from '../data';
+import { checkInputOptions, type ImageFit, type Normalization } from '../data';
 import { getLossFactory, resolveLossOptions } from '../losses/registry';
 
 /** Everything that determines a training run; stored in every checkpoint. */
@@ -35,6 +35,12 @@ export interface TrainConfig {
   workers: number;
   /** Input normalisation: x = (pixel / 255 − mean) / std. */
   normalization: Normalization;
+  /** Images are resized to imageSize × imageSize (`--image-size`); unset: the dataset's own size. */
+  imageSize?: number;
+  /** Images are converted to 1 (grey) or 3 (RGB) channels (`--channels`); unset: the dataset's own. */
+  channels?: number;
+  /** How images of another size are brought to `imageSize` (`--fit`); unset: `cover`. */
+  fit?: ImageFit;
 }
 
 /** Defaults of the CLI and of {@link resolveTrainConfig}; the loss's options default as its factory says. */
@@ -101,5 +107,8 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   if (c.shots !== undefined) positiveInt('shots', c.shots);
   if (c.limit !== undefined) positiveInt('limit', c.limit);
   positiveInt('workers', c.workers);
+  checkInputOptions(c);
+  // unset input fields stay absent so that a checkpoint's state.json records only what was asked
+  for (const key of ['imageSize', 'channels', 'fit'] as const) if (c[key] === undefined) delete c[key];
   return c;
 }

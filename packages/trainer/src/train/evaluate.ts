@@ -1,13 +1,17 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import {
+  changesInput,
+  convertDataset,
   type Dataset,
+  type InputOptions,
   imageSize,
   iterateBatches,
   loadDataset,
   type Normalization,
   sampleShots,
   subset,
+  targetGeometry,
 } from '../data';
 import { l2NormalizeRowsInPlace } from '../losses';
 import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './checkpoint';
@@ -105,6 +109,7 @@ async function splits(
   name: string,
   dir: string | undefined,
   shots: { shots: number; seed: number } | undefined,
+  input: InputOptions | undefined,
 ): Promise<{ database: Dataset; queries: Dataset }> {
   let [database, queries] = await Promise.all([
     loadDataset({ name, dir, split: 'train' }),
@@ -116,6 +121,11 @@ async function splits(
       database,
       sampleShots(database.labels, shots.shots, shots.seed, database.classes.length),
     );
+  if (changesInput(input)) {
+    // after the few-shot cut: only the images evaluated are resized
+    database = await convertDataset(database, targetGeometry(database, input!));
+    queries = await convertDataset(queries, targetGeometry(queries, input!));
+  }
   return { database, queries };
 }
 
@@ -142,7 +152,10 @@ export async function evaluateCheckpoint(options: {
     const dir = options.data ?? (options.dataset === undefined ? state.config.data : undefined);
     const shots =
       state.config.shots === undefined ? undefined : { shots: state.config.shots, seed: state.config.seed };
-    const { database, queries } = await splits(name, dir, shots);
+    // the images the model was trained on: converted as the checkpoint's input says
+    const { height, width, channels, fit } = state.input;
+    const input = height === width ? { imageSize: height, channels, fit } : undefined;
+    const { database, queries } = await splits(name, dir, shots, input);
     const classes = database.classes.length;
     if (classes !== state.dataset.classes) {
       throw new AnchorageError(
@@ -191,9 +204,11 @@ export async function evaluateCheckpoint(options: {
 export async function evaluatePixelBaseline(options: {
   dataset: string;
   data?: string;
+  /** Convert the images first (`--image-size`, `--channels`, `--fit`). */
+  input?: InputOptions;
 }): Promise<EvalReport> {
   const started = performance.now();
-  const { database, queries } = await splits(options.dataset, options.data, undefined);
+  const { database, queries } = await splits(options.dataset, options.data, undefined, options.input);
   const dim = imageSize(database);
   const toFloat = (d: Dataset) => Float32Array.from(d.images, (p) => p / 255);
   const { exhaustive } = evaluateRetrieval({

@@ -4,13 +4,17 @@ import { AnchorageError } from '@anchorage/loss-core';
 import type { BackendRequest } from '../backends';
 import {
   batchCount,
+  changesInput,
+  convertDataset,
   type Dataset,
   epochOrder,
+  type InputOptions,
   iterateBatches,
   limitIndices,
   loadDataset,
   sampleShots,
   subset,
+  targetGeometry,
 } from '../data';
 import { l2NormalizeRowsInPlace } from '../losses';
 import { Random, type RandomState } from '../random';
@@ -93,6 +97,11 @@ async function createEngine(
   return createLocalEngine({ config, inputShape, classes, snapshot });
 }
 
+/** The input conversion a config asks for (`--image-size`, `--channels`, `--fit`). */
+export function inputOptions(config: Pick<TrainConfig, 'imageSize' | 'channels' | 'fit'>): InputOptions {
+  return { imageSize: config.imageSize, channels: config.channels, fit: config.fit };
+}
+
 /** The training split after `shots` and `limit`, exactly as the run sees it. */
 export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
   let train = await loadDataset({ name: config.dataset, dir: config.data, split: 'train' });
@@ -102,7 +111,9 @@ export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
   if (config.limit !== undefined && config.limit < train.labels.length) {
     train = subset(train, limitIndices(train.labels.length, config.limit, config.seed));
   }
-  return train;
+  // converted after shots and limit: only the images the run uses are resized
+  const input = inputOptions(config);
+  return changesInput(input) ? convertDataset(train, targetGeometry(train, input)) : train;
 }
 
 /**
@@ -210,6 +221,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         channels: inputShape[2],
         mean: [...config.normalization.mean],
         std: [...config.normalization.std],
+        ...(changesInput(inputOptions(config)) ? { fit: config.fit ?? 'cover' } : {}),
       },
       dim: config.dim,
       embedding: engine.embedding,

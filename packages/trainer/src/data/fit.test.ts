@@ -1,0 +1,110 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { convertDataset, targetGeometry } from './convert';
+import type { Dataset } from './dataset';
+import { fitImage, type RawImage } from './fit';
+
+const ramp = (height: number, width: number, channels = 1): RawImage => ({
+  data: Uint8Array.from({ length: height * width * channels }, (_, i) => (i * 7 + 1) % 256),
+  height,
+  width,
+  channels,
+});
+
+/** The pixel at (y, x, c) of a row-major H×W×C image, the independent reference for padding. */
+const at = (image: RawImage, y: number, x: number, c = 0) =>
+  image.data[(y * image.width + x) * image.channels + c]!;
+
+describe('fitImage', () => {
+  it('pad centres a smaller image on black and crops the centre of a larger one', async () => {
+    const small = ramp(2, 3);
+    const padded = await fitImage(small, { height: 4, width: 5, channels: 1, fit: 'pad' });
+    for (let y = 0; y < 4; y++)
+      for (let x = 0; x < 5; x++) {
+        const inside = y >= 1 && y < 3 && x >= 1 && x < 4;
+        expect(padded[y * 5 + x]).toBe(inside ? at(small, y - 1, x - 1) : 0);
+      }
+    const large = ramp(5, 6);
+    const cropped = await fitImage(large, { height: 3, width: 3, channels: 1, fit: 'pad' });
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 3; x++) expect(cropped[y * 3 + x]).toBe(at(large, y + 1, x + 1));
+  });
+
+  it('cover keeps the centre: a 4×8 image covering 4×4 is its middle four columns', async () => {
+    const wide = ramp(4, 8, 3);
+    const out = await fitImage(wide, { height: 4, width: 4, channels: 3, fit: 'cover' });
+    for (let y = 0; y < 4; y++)
+      for (let x = 0; x < 4; x++)
+        for (let c = 0; c < 3; c++) expect(out[(y * 4 + x) * 3 + c]).toBe(at(wide, y, x + 2, c));
+  });
+
+  it('grey becomes RGB by repeating the value, grey-valued RGB becomes that grey, alpha is flattened onto black', async () => {
+    const grey = ramp(3, 3);
+    const rgb = await fitImage(grey, { height: 3, width: 3, channels: 3, fit: 'pad' });
+    for (let p = 0; p < 9; p++)
+      expect([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2]]).toEqual(Array(3).fill(grey.data[p]));
+    const back = await fitImage(
+      { data: rgb, height: 3, width: 3, channels: 3 },
+      { height: 3, width: 3, channels: 1, fit: 'pad' },
+    );
+    expect(Array.from(back)).toEqual(Array.from(grey.data));
+    const rgba = new Uint8Array([200, 100, 50, 0, 200, 100, 50, 255]);
+    const flat = await fitImage(
+      { data: rgba, height: 1, width: 2, channels: 4 },
+      { height: 1, width: 2, channels: 3, fit: 'pad' },
+    );
+    expect(Array.from(flat)).toEqual([0, 0, 0, 200, 100, 50]);
+  });
+
+  it('an encoded PNG gives the same pixels as its raw pixels', async () => {
+    const image = ramp(7, 5, 3);
+    const png = await sharp(image.data, { raw: { width: 5, height: 7, channels: 3 } })
+      .png()
+      .toBuffer();
+    for (const fit of ['cover', 'contain', 'fill', 'pad'] as const) {
+      const geometry = { height: 6, width: 6, channels: 3, fit };
+      expect(Array.from(await fitImage(new Uint8Array(png), geometry))).toEqual(
+        Array.from(await fitImage(image, geometry)),
+      );
+    }
+  });
+});
+
+describe('convertDataset', () => {
+  const dataset: Dataset = {
+    name: 'tiny',
+    split: 'train',
+    images: Uint8Array.from({ length: 2 * 28 * 28 }, (_, i) => i % 251),
+    labels: Int32Array.from([0, 1]),
+    height: 28,
+    width: 28,
+    channels: 1,
+    classes: ['a', 'b'],
+  };
+
+  it('leaves a dataset of the asked geometry as it is', async () => {
+    expect(await convertDataset(dataset, targetGeometry(dataset, {}))).toBe(dataset);
+  });
+
+  it('pads 28×28 grey to 32×32×3 image by image, keeping the labels', async () => {
+    const out = await convertDataset(
+      dataset,
+      targetGeometry(dataset, { imageSize: 32, channels: 3, fit: 'pad' }),
+    );
+    expect([out.height, out.width, out.channels]).toEqual([32, 32, 3]);
+    expect(out.labels).toEqual(dataset.labels);
+    for (const i of [0, 1])
+      for (const [y, x] of [
+        [0, 0],
+        [2, 2],
+        [2, 5],
+        [17, 20],
+        [29, 29],
+        [30, 31],
+      ] as const) {
+        const inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+        const expected = inside ? dataset.images[i * 784 + (y - 2) * 28 + (x - 2)]! : 0;
+        for (let c = 0; c < 3; c++) expect(out.images[i * 3072 + (y * 32 + x) * 3 + c]).toBe(expected);
+      }
+  });
+});

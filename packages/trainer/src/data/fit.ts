@@ -1,0 +1,101 @@
+import { AnchorageError } from '@anchorage/loss-core';
+import sharp from 'sharp';
+
+/**
+ * How an image of another size becomes the model's height×width:
+ * - `cover`: scale to cover the target keeping the aspect ratio, then crop the centre;
+ * - `contain`: scale to fit inside keeping the aspect ratio, black borders;
+ * - `fill`: stretch to exactly height×width;
+ * - `pad`: no scaling; centred on a black canvas (or its centre cropped when larger).
+ * Scaling uses sharp's Lanczos-3 kernel.
+ */
+export type ImageFit = 'cover' | 'contain' | 'fill' | 'pad';
+
+/** The fit policies, for CLI choices and validation. */
+export const IMAGE_FITS: readonly ImageFit[] = ['cover', 'contain', 'fill', 'pad'];
+
+/** The size and channels an image is converted to, and how. */
+export interface ImageGeometry {
+  readonly height: number;
+  readonly width: number;
+  /** 1 (grey, Rec. 709 luma) or 3 (sRGB); alpha is flattened onto black. */
+  readonly channels: number;
+  readonly fit: ImageFit;
+}
+
+/** Decoded pixels: height×width×channels bytes, row-major, channels last. */
+export interface RawImage {
+  readonly data: Uint8Array;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+}
+
+/** Largest decoded image accepted, in pixels, so a small file cannot expand into gigabytes. */
+export const MAX_INPUT_PIXELS = 40_000_000;
+
+/** Centres `image` on a black target canvas, cropping the centre where it is larger. */
+function padOrCrop(image: RawImage, height: number, width: number): Uint8Array {
+  const { channels } = image;
+  const out = new Uint8Array(height * width * channels);
+  // offset of the image on the canvas: half the margin, rounded towards the top-left either way
+  const offset = (to: number, from: number) =>
+    to >= from ? Math.floor((to - from) / 2) : -Math.floor((from - to) / 2);
+  const dy = offset(height, image.height);
+  const dx = offset(width, image.width);
+  for (let y = 0; y < height; y++) {
+    const sy = y - dy;
+    if (sy < 0 || sy >= image.height) continue;
+    const x0 = Math.max(0, dx);
+    const x1 = Math.min(width, dx + image.width);
+    if (x1 <= x0) continue;
+    const src = (sy * image.width + (x0 - dx)) * channels;
+    out.set(image.data.subarray(src, src + (x1 - x0) * channels), (y * width + x0) * channels);
+  }
+  return out;
+}
+
+/**
+ * Converts an encoded image (JPEG, PNG, WebP…) or raw pixels to `target`: resized by its fit
+ * policy, alpha flattened onto black, grey or sRGB. Returns height×width×channels bytes. Raw
+ * pixels already of the target's size and channels are returned as a copy, unchanged.
+ * Throws whatever sharp throws for an undecodable image (callers name the file).
+ * @example
+ * const pixels = await fitImage(await readFile('cat.jpg'), { height: 64, width: 64, channels: 3, fit: 'cover' });
+ */
+export async function fitImage(source: Uint8Array | RawImage, target: ImageGeometry): Promise<Uint8Array> {
+  const { height, width, channels, fit } = target;
+  if (channels !== 1 && channels !== 3) {
+    throw new AnchorageError('INVALID_ARGUMENT', `channels must be 1 or 3, got ${channels}`, {
+      argument: 'channels',
+      value: channels,
+    });
+  }
+  const raw = source instanceof Uint8Array ? undefined : source;
+  if (raw && raw.height === height && raw.width === width && raw.channels === channels) {
+    return raw.data.slice();
+  }
+  let pipeline = raw
+    ? sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 1 | 3 | 4 } })
+    : sharp(source as Uint8Array, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
+  if (fit !== 'pad') {
+    pipeline = pipeline.resize(width, height, {
+      fit,
+      kernel: 'lanczos3',
+      background: { r: 0, g: 0, b: 0, alpha: 1 },
+    });
+  }
+  pipeline = pipeline
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels) {
+    throw new AnchorageError('UNSUPPORTED', `decoded ${info.channels} channels, expected ${channels}`, {
+      argument: 'image',
+      value: info.channels,
+    });
+  }
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (info.width === width && info.height === height) return pixels;
+  return padOrCrop({ data: pixels, height: info.height, width: info.width, channels }, height, width);
+}
