@@ -1,0 +1,20 @@
+export {
+  aggregate,
+  type Cell,
+  type ComparisonTable,
+  comparisonTables,
+  formatStat,
+  METRIC_LABELS,
+  METRICS,
+  type Metric,
+  markdownTable,
+  type Stat,
+  stat,
+  twoStageTables,
+} from './aggregate.js';
+export { estimatePlan, formatPlan, type Plan, type PlanRow } from './plan.js';
+export { appendResult, type RunResult, readResults, repairResults, runResultSchema } from './results.js';
+export { RunFailedError, RunInterruptedError, runDir, runSuite, versions } from './runner.js';
+export { SUITE_RESULTS, selectSpecs } from './select.js';
+export { REGIMES, type Regime, type RunGroup, type RunSpec, runId, shotsOf, trainArgs } from './spec.js';
+export { BACKBONES, fullSuite, LOSSES, quickSuite, SEEDS } from './suite.js';

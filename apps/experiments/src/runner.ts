@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { appendResult, type RunResult, readResults, repairResults } from './results.js';
+import { type RunSpec, runId, trainArgs } from './spec.js';
+
+const require = createRequire(import.meta.url);
+
+/** A trainer child that exited with a non-zero status; its log says why. */
+export class RunFailedError extends Error {
+  override readonly name = 'RunFailedError';
+  constructor(
+    readonly id: string,
+    readonly step: 'train' | 'eval',
+    readonly status: number | null,
+    readonly log: string,
+  ) {
+    super(`${id}: ${step} failed (exit status ${status}); see ${log}`);
+  }
+}
+
+/** A run stopped by Ctrl-C: the trainer kept its checkpoint, and the next start resumes it. */
+export class RunInterruptedError extends Error {
+  override readonly name = 'RunInterruptedError';
+}
+
+export interface RunSuiteOptions {
+  specs: readonly RunSpec[];
+  /** The committed JSON-lines file that finished runs are appended to. */
+  resultsFile: string;
+  /** Where checkpoints and logs live (not committed). */
+  workDir: string;
+  /** Dataset folders by dataset name; a dataset not named here is read from its default place. */
+  data?: Readonly<Record<string, string>>;
+  /** Data-parallel workers for full-set runs (few-shot runs use one: a few steps per epoch gain nothing). */
+  workers?: number;
+  /** One line per event (default: stdout). */
+  log?: (line: string) => void;
+  /** Stops between runs when it returns true (the runner also stops on SIGINT). */
+  shouldStop?: () => boolean;
+}
+
+export interface RunSuiteSummary {
+  ran: string[];
+  skipped: string[];
+}
+
+const trainerCli = join(dirname(require.resolve('@anchorage/trainer/package.json')), 'src', 'cli.ts');
+
+let current: ReturnType<typeof spawn> | undefined;
+
+/** Forwards a signal to the running trainer child, so it checkpoints before it exits. */
+export function interruptRun(signal: NodeJS.Signals): boolean {
+  if (current === undefined || current.exitCode !== null) return false;
+  current.kill(signal);
+  return true;
+}
+
+function runTrainer(
+  args: readonly string[],
+  logFile: string,
+): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const log = createWriteStream(logFile, { flags: 'a' });
+    log.write(`$ anchorage-train ${args.join(' ')}\n`);
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@anchorage/source', '--import', 'tsx', trainerCli, ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    current = child;
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.pipe(log, { end: false });
+    child.on('error', reject);
+    child.on('close', (status) => {
+      current = undefined;
+      log.end(() => resolve({ status, stdout }));
+    });
+  });
+}
+
+function packageVersion(name: string): string {
+  const file = require.resolve(`${name}/package.json`, {
+    paths: [dirname(require.resolve('@anchorage/trainer/package.json'))],
+  });
+  return (require(file) as { version: string }).version;
+}
+
+/** Versions of what decides a run's numbers. */
+export function versions(): Record<string, string> {
+  return Object.fromEntries(
+    [
+      '@anchorage/trainer',
+      '@anchorage/loss-core',
+      '@anchorage/retrieval',
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+    ].map((name) => [name, packageVersion(name)]),
+  );
+}
+
+/** A run's folder under the work directory (its id with `/` turned into `__`). */
+export function runDir(workDir: string, id: string): string {
+  return join(workDir, id.replaceAll('/', '__'));
+}
+
+/**
+ * Trains and evaluates every spec whose id is not yet in the result file, one after another, each
+ * in its own trainer process, appending a line per finished run. Interrupted, it stops after the
+ * trainer has checkpointed; started again, it resumes that run and skips the finished ones.
+ */
+export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummary> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  if (await repairResults(options.resultsFile))
+    log(`${options.resultsFile}: dropped a torn last line (a run cut off while it was being recorded)`);
+  const done = new Set((await readResults(options.resultsFile)).map((r) => r.id));
+  const summary: RunSuiteSummary = { ran: [], skipped: [] };
+  const todo = options.specs.filter((spec) => {
+    const id = runId(spec);
+    if (done.has(id)) summary.skipped.push(id);
+    return !done.has(id);
+  });
+  log(`${todo.length} to run, ${summary.skipped.length} already in ${options.resultsFile}`);
+  const versionTable = versions();
+  for (const [i, spec] of todo.entries()) {
+    if (options.shouldStop?.()) break;
+    const id = runId(spec);
+    const dir = runDir(options.workDir, id);
+    await mkdir(dir, { recursive: true });
+    const logFile = join(dir, 'log.txt');
+    const data = options.data?.[spec.dataset];
+    const dataArgs = data === undefined ? [] : ['--data', data];
+    const workers = spec.regime === 'full' ? (options.workers ?? 1) : 1;
+    log(`[${i + 1}/${todo.length}] ${id}`);
+
+    const trainStarted = performance.now();
+    const resume = existsSync(join(dir, 'checkpoint', 'state.json'));
+    const train = await runTrainer(
+      resume
+        ? ['train', '--dataset', spec.dataset, ...dataArgs, '--out', dir, '--resume', '--quiet']
+        : [
+            ...trainArgs(spec),
+            ...dataArgs,
+            '--out',
+            dir,
+            '--workers',
+            String(workers),
+            '--backend',
+            'wasm',
+            '--quiet',
+          ],
+      logFile,
+    );
+    if (train.status === 130) throw new RunInterruptedError(`${id}: interrupted; start again to resume it`);
+    if (train.status !== 0) throw new RunFailedError(id, 'train', train.status, logFile);
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+
+    const evalStarted = performance.now();
+    const evaluation = await runTrainer(
+      [
+        'eval',
+        '--checkpoint',
+        dir,
+        ...dataArgs,
+        '--json',
+        '--probes',
+        '1,2,3',
+        '--buckets',
+        'labels,nearest-anchor',
+        '--backend',
+        'wasm',
+      ],
+      logFile,
+    );
+    if (evaluation.status === 130 || evaluation.status === null)
+      throw new RunInterruptedError(`${id}: interrupted during evaluation; start again to redo it`);
+    if (evaluation.status !== 0) throw new RunFailedError(id, 'eval', evaluation.status, logFile);
+    const report = JSON.parse(evaluation.stdout) as Record<string, unknown> & {
+      training?: { config: Record<string, unknown> };
+      backend: string;
+    };
+    const state = JSON.parse(await readFile(join(dir, 'checkpoint', 'state.json'), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const result: RunResult = {
+      id,
+      spec,
+      config: state.config,
+      report: {
+        mAP: report.mAP as number,
+        mapAt100: report.mapAt100 as number,
+        precisionAt10: report.precisionAt10 as number,
+        precisionAt100: report.precisionAt100 as number,
+        databaseSize: report.databaseSize as number,
+        querySize: report.querySize as number,
+        dim: report.dim as number,
+        ...(report.classAnchors === undefined
+          ? {}
+          : { classAnchors: report.classAnchors as 'loss' | 'class-means' }),
+        twoStage: report.twoStage as RunResult['report']['twoStage'],
+      },
+      backend: report.backend,
+      workers: resume ? ((state.config.workers as number | undefined) ?? workers) : workers,
+      wallSeconds: { train: round(trainSeconds), eval: round((performance.now() - evalStarted) / 1000) },
+      versions: versionTable,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+      finishedAt: new Date().toISOString(),
+    };
+    await appendResult(options.resultsFile, result);
+    summary.ran.push(id);
+    log(
+      `    mAP ${pct(result.report.mAP)}  P@10 ${pct(result.report.precisionAt10)}  ` +
+        `train ${result.wallSeconds.train} s, eval ${result.wallSeconds.eval} s`,
+    );
+  }
+  return summary;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
+}
+
+function pct(value: number): string {
+  return `${(100 * value).toFixed(2)} %`;
+}
