@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -94,17 +94,35 @@ function packageVersion(name: string): string {
   return (require(file) as { version: string }).version;
 }
 
-/** Versions of what decides a run's numbers. */
+/**
+ * The source's git commit, with `-modified` when the packages differ from it; undefined outside a
+ * git checkout (an installed copy has its package versions instead).
+ */
+function sourceCommit(): string | undefined {
+  const root = join(dirname(require.resolve('@anchorage/trainer/package.json')), '..', '..');
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--', 'packages') === '' ? commit : `${commit}-modified`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Versions of what decides a run's numbers: the packages and, in a git checkout, the source commit. */
 export function versions(): Record<string, string> {
-  return Object.fromEntries(
-    [
+  const commit = sourceCommit();
+  return Object.fromEntries([
+    ...(commit === undefined ? [] : [['anchorage commit', commit] as const]),
+    ...[
       '@anchorage/trainer',
       '@anchorage/loss-core',
       '@anchorage/retrieval',
       '@tensorflow/tfjs',
       '@tensorflow/tfjs-backend-wasm',
-    ].map((name) => [name, packageVersion(name)]),
-  );
+    ].map((name) => [name, packageVersion(name)] as const),
+  ]);
 }
 
 /** A run's folder under the work directory (its id with `/` turned into `__`). */
