@@ -1,3 +1,35 @@
-export { type BackboneFactory, type BackboneOptions, seedStream } from './backbone';
+export {
+  type BackboneFactory,
+  type BackboneInputContract,
+  type BackboneOptionSpec,
+  type BackboneOptions,
+  type BackboneOwnOptions,
+  checkInputContract,
+  seedStream,
+} from './backbone';
+export { cutModel, isModelFile, readLayersModelFile } from './own-model';
 export { createRefCnn } from './refcnn';
-export { createBackbone, listBackbones, refCnnFactory, registerBackbone } from './registry';
+export {
+  backboneInputContract,
+  backboneOptionSpecs,
+  createBackbone,
+  getBackboneFactory,
+  listBackbones,
+  loadBackbone,
+  refCnnFactory,
+  registerBackbone,
+  resNet18CpuFactory,
+  resNet18Factory,
+  resolveBackboneOptions,
+  vitFactory,
+  vitTinyFactory,
+} from './registry';
+export { createResNet18, resnetChannels } from './resnet18';
+export { createVit, type VitShape, vitPatch } from './vit';
+export {
+  ClassToken,
+  ClassTokenPooling,
+  MultiHeadSelfAttention,
+  PositionEmbedding,
+  registerVitLayers,
+} from './vit-layers';
