@@ -1,6 +1,8 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { checkInputOptions, type ImageFit, type Normalization } from '../data';
 import { getLossFactory, resolveLossOptions } from '../losses/registry';
+import { isModelFile } from '../models/own-model';
+import { listBackbones, resolveBackboneOptions } from '../models/registry';
 
 /** Everything that determines a training run; stored in every checkpoint. */
 export interface TrainConfig {
@@ -8,7 +10,17 @@ export interface TrainConfig {
   dataset: string;
   /** Dataset folder; `undefined` uses the dataset's default folder. */
   data: string | undefined;
+  /** Registered backbone name, or the path of a tfjs layers model (`….json`) to fine-tune. */
   backbone: string;
+  /**
+   * The backbone's own options (its defaults filled in): `width`, `patch`, … or `featureLayer` for
+   * a model file; absent when it has none.
+   */
+  backboneOptions?: Record<string, number | string>;
+  /** Keep the first `freeze` layers of the backbone fixed (`--freeze`); absent: none. */
+  freeze?: number;
+  /** Train the frozen layers too from this epoch on (`--unfreeze-after E`: after E epochs); absent: never. */
+  unfreezeAfter?: number;
   /** Registered loss name (`cam`, `cross-entropy`, `center`, `contrastive`, `triplet`, `proxy-anchor`). */
   loss: string;
   /** The loss's own options (its factory's defaults filled in): CAM's `margin`, triplet's `margin`, … */
@@ -63,9 +75,10 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<
 });
 
 /** A config as users give it: the dataset is required, everything else has a default. */
-export type TrainConfigInput = Partial<Omit<TrainConfig, 'lossOptions'>> & {
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'lossOptions' | 'backboneOptions'>> & {
   dataset: string;
   lossOptions?: Record<string, unknown>;
+  backboneOptions?: Record<string, unknown>;
 };
 
 function fail(argument: string, value: unknown, rule: string): never {
@@ -86,9 +99,31 @@ function positive(argument: string, value: number): number {
   return value;
 }
 
+/**
+ * Fills in and checks the backbone's options, `freeze` and `unfreezeAfter` (absent when unset). A
+ * backbone neither registered nor a model file keeps the options given; building it fails later.
+ */
+function resolveBackboneConfig(c: TrainConfig, given: Record<string, unknown> | undefined): void {
+  if (typeof c.backbone !== 'string' || c.backbone === '')
+    fail('backbone', c.backbone, 'a backbone name or a model.json path');
+  const known = isModelFile(c.backbone) || listBackbones().includes(c.backbone);
+  const options = known
+    ? resolveBackboneOptions(c.backbone, given ?? {})
+    : { ...(given as Record<string, number | string>) };
+  if (Object.keys(options).length > 0) c.backboneOptions = options;
+  else delete c.backboneOptions;
+  if (c.freeze !== undefined && (!Number.isInteger(c.freeze) || c.freeze < 0))
+    fail('freeze', c.freeze, 'an integer ≥ 0');
+  if (c.freeze === 0 || c.freeze === undefined) delete c.freeze;
+  if (c.unfreezeAfter !== undefined) {
+    positiveInt('unfreezeAfter', c.unfreezeAfter);
+    if (c.freeze === undefined) fail('unfreezeAfter', c.unfreezeAfter, 'given only with freeze (--freeze N)');
+  } else delete c.unfreezeAfter;
+}
+
 /** Fills in the defaults and validates every field, throwing `AnchorageError` naming the bad one. */
 export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
-  const { lossOptions, lossLr, ...rest } = input;
+  const { lossOptions, lossLr, backboneOptions, ...rest } = input;
   const base = { ...DEFAULT_TRAIN_CONFIG, data: undefined, ...rest };
   if (typeof base.dataset !== 'string' || base.dataset === '')
     fail('dataset', base.dataset, 'a dataset name');
@@ -107,6 +142,7 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   if (c.shots !== undefined) positiveInt('shots', c.shots);
   if (c.limit !== undefined) positiveInt('limit', c.limit);
   positiveInt('workers', c.workers);
+  resolveBackboneConfig(c, backboneOptions);
   checkInputOptions(c);
   // unset input fields stay absent so that a checkpoint's state.json records only what was asked
   for (const key of ['imageSize', 'channels', 'fit'] as const) if (c[key] === undefined) delete c[key];
