@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import { describe, expect, it } from 'vitest';
+import type { SearchPool } from './pool/index.js';
 import type {
   AddBatch,
   AsyncVectorIndex,
@@ -34,6 +35,12 @@ export interface ConformanceCapabilities {
   distanceTolerance?: number;
   /** `save(path)` + this loader round-trip the index. */
   load?: (path: string) => Promise<IndexUnderTest>;
+  /**
+   * The indexes `create` makes search their batches on this pool (`searchPool`); the suite also
+   * checks that the pool's synchronous and asynchronous searches give the single-threaded answers,
+   * ties included, across writes, and that writes wait for an asynchronous search.
+   */
+  pool?: SearchPool;
   /** Called after each test with the index it created (close connections and the like). */
   dispose?: (index: IndexUnderTest) => Promise<void>;
 }
@@ -365,6 +372,72 @@ export function runConformanceSuite(
       }
       expect(await index.searchBatch(new Float32Array(0), { k: 3 })).toEqual([]);
     });
+
+    const pool = capabilities.pool;
+    if (pool !== undefined) {
+      withIndex(
+        'threaded search gives the single-threaded answers, ties included, across writes',
+        async (index) => {
+          const sync = index as VectorIndex;
+          const rnd = random(31);
+          // Small integer coordinates: many exact distance ties.
+          const grid = (rows: number) =>
+            Float32Array.from({ length: rows * DIM }, () => Math.round(rnd() * 4));
+          const ids: ItemId[] = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? `t${i}` : i));
+          sync.add({ ids, vectors: grid(600) });
+          const queries = grid(9);
+          const check = async () => {
+            for (const k of [1, 7, 50]) {
+              for (const probe of twoStage ? [1, 2, CLASSES] : [undefined]) {
+                const options = { k, probe };
+                const single = Array.from({ length: 9 }, (_, q) =>
+                  sync.search(queries.slice(q * DIM, (q + 1) * DIM), options),
+                );
+                expect(pool.searchBatch(sync, queries, options)).toEqual(single);
+                expect(sync.searchBatch(queries, options)).toEqual(single);
+                expect(await pool.search(sync, queries, options)).toEqual(single);
+                expect(await pool.search(sync, queries.slice(0, DIM), options)).toEqual(single.slice(0, 1));
+              }
+            }
+          };
+          await check();
+          // Removals move rows within a bucket; growth past 32 KiB moves a bucket into SIMD memory.
+          for (let i = 0; i < 600; i += 4) sync.remove(ids[i]!);
+          sync.add({ ids: ids.slice(0, 200), vectors: grid(200) });
+          sync.add({ ids: Array.from({ length: 5000 }, (_, i) => `g${i}`), vectors: grid(5000) });
+          await check();
+          for (let i = 0; i < 5000; i += 2) sync.remove(`g${i}`);
+          await check();
+        },
+      );
+
+      withIndex(
+        'refuses writes while an asynchronous threaded search runs, and takes them after',
+        async (index) => {
+          const sync = index as VectorIndex;
+          const { vectors } = makeData(50, 41);
+          sync.add({ ids: Array.from({ length: 50 }, (_, i) => i), vectors });
+          const before = sync.search(vectors.slice(0, DIM), { k: 5 });
+          const pending = pool.search(sync, vectors.slice(0, 2 * DIM), { k: 5 });
+          for (const write of [
+            () => sync.add({ ids: ['late'], vectors: vectors.slice(0, DIM) }),
+            () => sync.remove(3),
+          ]) {
+            let caught: unknown;
+            try {
+              write();
+            } catch (error) {
+              caught = error;
+            }
+            expect((caught as AnchorageError).code).toBe('INDEX_BUSY');
+          }
+          expect((await pending)[0]).toEqual(before);
+          expect(sync.size).toBe(50);
+          sync.remove(3);
+          expect(sync.size).toBe(49);
+        },
+      );
+    }
 
     withIndex('a random sequence of adds, replaces and removes keeps search exact', async (index, ref) => {
       const rnd = random(13);

@@ -41,6 +41,7 @@ export {
   type PgVectorIndexOpenOptions,
   type SqlClient,
 } from './pgvector/index.js';
+export { SearchPool, type SearchPoolOptions } from './pool/index.js';
 export type {
   AddBatch,
   AsyncVectorIndex,

@@ -1,5 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import type { TopK } from './top-k.js';
+import type { Drained, TopK } from './top-k.js';
 import type { ItemId, SearchHit, StoredItem } from './types.js';
 import { NO_LABEL, VectorBlock } from './vector-block.js';
 
@@ -16,6 +16,8 @@ export class ItemStore {
   private readonly locations = new Map<ItemId, number>();
   /** Next insertion order; orders break distance ties, so rankings never depend on memory layout. */
   private nextOrder = 0;
+  /** Searches in flight on worker threads (`SearchPool#search`): writes wait for them to settle. */
+  pins = 0;
 
   constructor(
     readonly dim: number,
@@ -39,6 +41,7 @@ export class ItemStore {
     labels: Int32Array | undefined,
     buckets: Int32Array,
   ): void {
+    this.checkWritable();
     const counts = new Int32Array(this.bucketCount);
     for (const bucket of buckets) counts[bucket]!++;
     this.reserve(counts, false);
@@ -74,7 +77,19 @@ export class ItemStore {
     if (order >= this.nextOrder) this.nextOrder = order + 1;
   }
 
+  /** Throws INDEX_BUSY while worker threads search this store (they read its memory in place). */
+  checkWritable(): void {
+    if (this.pins > 0) {
+      throw new AnchorageError(
+        'INDEX_BUSY',
+        `${this.pins} search(es) on worker threads are reading this index; write after they settle`,
+        { argument: 'index', value: this.pins },
+      );
+    }
+  }
+
   remove(id: ItemId): void {
+    this.checkWritable();
     if (!this.locations.has(id)) {
       throw new AnchorageError('NOT_FOUND', `no item with id ${JSON.stringify(id)}`, {
         argument: 'id',
@@ -160,16 +175,28 @@ export class ItemStore {
   }
 
   /** Turns drained heap contents into hits. */
-  hits(drained: ReturnType<TopK['drain']>, reportBuckets: boolean): SearchHit[] {
-    const out: SearchHit[] = new Array(drained.distances.length);
-    for (let i = 0; i < out.length; i++) {
-      const bucket = drained.buckets[i]!;
+  hits(drained: Drained, reportBuckets: boolean): SearchHit[] {
+    return this.hitsAt(drained.distances, drained.buckets, drained.slots, 0, drained.count, reportBuckets);
+  }
+
+  /** Hits from entries offset..offset+count-1 of parallel (distance, bucket, slot) arrays. */
+  hitsAt(
+    distances: Float64Array,
+    buckets: Int32Array,
+    slots: Int32Array,
+    offset: number,
+    count: number,
+    reportBuckets: boolean,
+  ): SearchHit[] {
+    const out: SearchHit[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const bucket = buckets[offset + i]!;
       const block = this.blocks[bucket]!;
-      const slot = drained.slots[i]!;
+      const slot = slots[offset + i]!;
       const label = block.labels[slot]!;
       out[i] = {
         id: block.ids[slot]!,
-        distance: drained.distances[i]!,
+        distance: distances[offset + i]!,
         label: label === NO_LABEL ? undefined : label,
         bucket: reportBuckets ? bucket : -1,
       };

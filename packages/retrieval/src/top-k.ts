@@ -1,3 +1,12 @@
+/** The sorted contents of a drained heap: entries 0..count-1 of each array. */
+export interface Drained {
+  count: number;
+  distances: Float64Array;
+  orders: Float64Array;
+  buckets: Int32Array;
+  slots: Int32Array;
+}
+
 /**
  * A bounded max-heap keeping the k smallest (distance, order) pairs with a payload of two integers
  * (bucket, slot). Ties on distance are broken by `order` (smaller first), which makes every ranking
@@ -12,6 +21,13 @@ export class TopK {
   size = 0;
   /** Distance of the current worst kept pair; `Infinity` until the heap is full. */
   worst = Number.POSITIVE_INFINITY;
+  private readonly drained: Drained = {
+    count: 0,
+    distances: new Float64Array(0),
+    orders: new Float64Array(0),
+    buckets: new Int32Array(0),
+    slots: new Int32Array(0),
+  };
 
   constructor(k: number) {
     this.distances = new Float64Array(k);
@@ -69,15 +85,20 @@ export class TopK {
     this.worst = d[0]!;
   }
 
-  /** Drains the heap into arrays sorted nearest first (then by order). */
-  drain(): { distances: Float64Array; orders: Float64Array; buckets: Int32Array; slots: Int32Array } {
+  /**
+   * Drains the heap into arrays sorted nearest first (then by order): the first `count` entries of
+   * arrays this heap owns and reuses, valid until the next `drain`.
+   */
+  drain(): Drained {
     const n = this.size;
-    const out = {
-      distances: new Float64Array(n),
-      orders: new Float64Array(n),
-      buckets: new Int32Array(n),
-      slots: new Int32Array(n),
-    };
+    const out = this.drained;
+    if (out.distances.length < n) {
+      out.distances = new Float64Array(this.distances.length);
+      out.orders = new Float64Array(this.distances.length);
+      out.buckets = new Int32Array(this.distances.length);
+      out.slots = new Int32Array(this.distances.length);
+    }
+    out.count = n;
     const d = this.distances;
     const o = this.orders;
     for (let pos = n - 1; pos >= 0; pos--) {

@@ -1,4 +1,4 @@
-import { RowStore, TILE_ROWS } from './kernel/l2.js';
+import { type RowReader, RowStore, type SharedRows, TILE_ROWS } from './kernel/l2.js';
 import type { TopK } from './top-k.js';
 import type { ItemId } from './types.js';
 
@@ -16,14 +16,29 @@ const EMPTY = new Float32Array(0);
 export class VectorBlock {
   private store: RowStore | undefined;
   labels: Int32Array;
-  /** Insertion order of each slot (a global counter of the owning index): the tie-break of rankings. */
+  /**
+   * Insertion order of each slot (a global counter of the owning index): the tie-break of rankings.
+   * In shared memory, so search workers read it where it is.
+   */
   orders: Float64Array;
   ids: ItemId[] = [];
   count = 0;
+  /** Bumped whenever the rows or orders move to new memory, so a worker knows to pick them up again. */
+  version = 0;
 
   constructor(readonly dim: number) {
     this.labels = new Int32Array(0);
-    this.orders = new Float64Array(0);
+    this.orders = new Float64Array(new SharedArrayBuffer(0));
+  }
+
+  /** The owning thread's reader of the rows (slot 0), or undefined before the first row. */
+  get reader(): RowStore | undefined {
+    return this.store;
+  }
+
+  /** What a worker thread needs to read this block's rows, or undefined before the first row. */
+  get source(): SharedRows | undefined {
+    return this.store?.source;
   }
 
   /** The rows, capacity×dim; a new view after every resize, so do not keep it across writes. */
@@ -92,16 +107,7 @@ export class VectorBlock {
   ): void {
     const store = this.store;
     if (store === undefined || start >= end) return;
-    const orders = this.orders;
-    store.setQuery(query, queryOffset);
-    for (let tile = start; tile < end; tile += TILE_ROWS) {
-      const tileEnd = Math.min(end, tile + TILE_ROWS);
-      const distances = store.distances(tile, tileEnd);
-      for (let i = 0; i < distances.length; i++) {
-        const d = distances[i]!;
-        if (d <= heap.worst) heap.push(d, orders[tile + i]!, bucket, tile + i);
-      }
-    }
+    scanRows(store, this.orders, query, queryOffset, heap, bucket, start, end);
   }
 
   /** Bytes held: the row memory (capacity, not count), labels, orders, and 8 per id reference. */
@@ -114,9 +120,37 @@ export class VectorBlock {
     else this.store.resize(capacity, this.count);
     const labels = new Int32Array(capacity);
     labels.set(this.labels.subarray(0, this.count));
-    const orders = new Float64Array(capacity);
+    const orders = new Float64Array(new SharedArrayBuffer(capacity * 8));
     orders.set(this.orders.subarray(0, this.count));
     this.labels = labels;
     this.orders = orders;
+    this.version++;
+  }
+}
+
+/**
+ * Compares rows `start..end-1` (through `reader`, in tiles) with the query and offers each row
+ * that may enter `heap`, tagged with `bucket`, its slot and its insertion order. The one stage-2
+ * loop of every index, on the owning thread and in search workers.
+ */
+export function scanRows(
+  reader: Pick<RowReader, 'setQuery' | 'distances'>,
+  orders: Float64Array,
+  query: Float32Array,
+  queryOffset: number,
+  heap: TopK,
+  bucket: number,
+  start: number,
+  end: number,
+): void {
+  reader.setQuery(query, queryOffset);
+  for (let tile = start; tile < end; tile += TILE_ROWS) {
+    const tileEnd = Math.min(end, tile + TILE_ROWS);
+    const distances = reader.distances(tile, tileEnd);
+    const n = tileEnd - tile;
+    for (let i = 0; i < n; i++) {
+      const d = distances[i]!;
+      if (d <= heap.worst) heap.push(d, orders[tile + i]!, bucket, tile + i);
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { initAnchors, Random } from '@anchorage/loss-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runConformanceSuite } from '../conformance.case.js';
 import { FlatIndex } from '../flat/index.js';
+import { SearchPool } from '../pool/index.js';
 import { AnchorIndex } from './anchor-index.js';
 
 runConformanceSuite('AnchorIndex', async ({ dim, anchors }) => new AnchorIndex({ dim, anchors }), {
@@ -9,6 +10,24 @@ runConformanceSuite('AnchorIndex', async ({ dim, anchors }) => new AnchorIndex({
   fullRanking: true,
   load: (path) => AnchorIndex.load(path),
 });
+
+// The same suite with batches on two worker threads and the calling thread (one pool for the file).
+const pool = new SearchPool({ workers: 2 });
+afterAll(() => pool.close());
+runConformanceSuite(
+  'AnchorIndex on a SearchPool',
+  async ({ dim, anchors }) => {
+    const index = new AnchorIndex({ dim, anchors });
+    index.searchPool = pool;
+    return index;
+  },
+  {
+    twoStage: true,
+    fullRanking: true,
+    load: (path) => AnchorIndex.load(path),
+    pool,
+  },
+);
 
 describe('AnchorIndex against FlatIndex', () => {
   const dim = 16;

@@ -1,6 +1,9 @@
-import { AnchorageError, nearestAnchors, nearestAnchorsInto } from '@anchorage/loss-core';
+import { AnchorageError } from '@anchorage/loss-core';
 import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
 import { ItemStore } from '../item-store.js';
+import { RowStore } from '../kernel/l2.js';
+import type { SearchPool } from '../pool/search-pool.js';
+import { shareIndexState } from '../pool/shared-state.js';
 import { TopK } from '../top-k.js';
 import type {
   AddBatch,
@@ -19,6 +22,7 @@ import {
   checkVectors,
   type ResolvedSearch,
 } from '../validate.js';
+import { rankAnchors } from './stage-one.js';
 
 /** Options of `new AnchorIndex`. */
 export interface AnchorIndexOptions {
@@ -43,12 +47,19 @@ export class AnchorIndex implements VectorIndex {
   /** Number of anchors C. */
   readonly classes: number;
   private readonly anchorRows: Float32Array;
+  /** The anchors held like a bucket, so stage 1 runs in the SIMD kernel (and in search workers). */
+  private readonly anchorStore: RowStore;
   private readonly store: ItemStore;
   private readonly heap = new TopK(10);
   /** Stage-1 scratch of one query: anchors nearest first and their (float32) squared distances. */
   private readonly order: Int32Array;
   private readonly orderDistances: Float32Array;
-  private readonly scratch: Float64Array;
+  private readonly scratch: Float32Array;
+  /**
+   * When set, `searchBatch` runs on this pool's worker threads and the calling thread together
+   * (same answers). Unset (the default), everything runs on the calling thread.
+   */
+  searchPool: SearchPool | undefined;
 
   constructor(options: AnchorIndexOptions) {
     const dim = options?.dim;
@@ -68,10 +79,20 @@ export class AnchorIndex implements VectorIndex {
     this.dim = dim;
     this.classes = classes;
     this.anchorRows = options.anchors.slice();
+    this.anchorStore = new RowStore(dim, classes, true, 0);
+    this.anchorStore.rows.set(this.anchorRows);
     this.store = new ItemStore(dim, classes);
     this.order = new Int32Array(classes);
     this.orderDistances = new Float32Array(classes);
-    this.scratch = new Float64Array(classes);
+    this.scratch = new Float32Array(classes);
+    shareIndexState(this, {
+      dim,
+      classes,
+      anchors: this.anchorStore.source,
+      anchorReader: this.anchorStore,
+      store: this.store,
+      reportBuckets: true,
+    });
   }
 
   /** Loads an index file written by `AnchorIndex#save`; a FlatIndex file (no anchors) is refused. */
@@ -126,7 +147,7 @@ export class AnchorIndex implements VectorIndex {
 
   add(batch: AddBatch): void {
     const labels = checkBatch(batch, this.dim, this.classes);
-    const buckets = labels ?? nearestAnchors(batch.vectors, this.anchorRows, this.dim, 1).indices;
+    const buckets = labels ?? this.nearestAnchors(batch.vectors);
     this.store.add(batch.ids, batch.vectors, labels, buckets);
   }
 
@@ -152,16 +173,30 @@ export class AnchorIndex implements VectorIndex {
   searchBatch(queries: Float32Array, options?: SearchOptions): SearchResult[] {
     const n = checkVectors(queries, this.dim, 'queries');
     const resolved = checkSearchOptions(options, this.classes);
+    if (this.searchPool !== undefined && !resolved.fullRanking && n > 1) {
+      return this.searchPool.searchBatch(this, queries, options);
+    }
     if (resolved.fullRanking) {
       return Array.from({ length: n }, (_, q) => this.searchOne(queries, q * this.dim, resolved));
     }
     const { k, probe } = resolved;
-    const stage1 = nearestAnchors(queries, this.anchorRows, this.dim, probe);
+    const indices = new Int32Array(n * probe);
+    const distances = new Float32Array(n * probe);
     const probes: Int32Array[] = new Array(n);
     const probed: SearchResult['probed'][] = new Array(n);
     for (let q = 0; q < n; q++) {
-      probes[q] = stage1.indices.subarray(q * probe, (q + 1) * probe);
-      probed[q] = probedList(stage1.indices, stage1.distances, q * probe, probe);
+      probes[q] = indices.subarray(q * probe, (q + 1) * probe);
+      rankAnchors(
+        this.anchorStore,
+        this.classes,
+        queries,
+        q * this.dim,
+        probe,
+        probes[q]!,
+        distances.subarray(q * probe, (q + 1) * probe),
+        this.scratch,
+      );
+      probed[q] = probedList(indices, distances, q * probe, probe);
     }
     const heaps = Array.from({ length: n }, () => new TopK(k));
     const scanned = this.store.scan(queries, probes, heaps);
@@ -178,10 +213,11 @@ export class AnchorIndex implements VectorIndex {
     { k, probe, fullRanking }: ResolvedSearch,
   ): SearchResult {
     const needed = fullRanking ? this.classes : probe;
-    nearestAnchorsInto(
-      queries.subarray(offset, offset + this.dim),
-      this.anchorRows,
-      this.dim,
+    rankAnchors(
+      this.anchorStore,
+      this.classes,
+      queries,
+      offset,
       needed,
       this.order,
       this.orderDistances,
@@ -207,6 +243,26 @@ export class AnchorIndex implements VectorIndex {
       for (const hit of this.store.hits(heap.drain(), true)) hits.push(hit);
     }
     return { hits, scanned, probed: probedList(this.order, this.orderDistances, 0, probe) };
+  }
+
+  /** The nearest anchor of each row (ties to the lower index), by the kernel stage 1 uses. */
+  private nearestAnchors(vectors: Float32Array): Int32Array {
+    const n = vectors.length / this.dim;
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      rankAnchors(
+        this.anchorStore,
+        this.classes,
+        vectors,
+        i * this.dim,
+        1,
+        this.order,
+        this.orderDistances,
+        this.scratch,
+      );
+      out[i] = this.order[0]!;
+    }
+    return out;
   }
 
   /** Items in insertion order (copies). */

@@ -1,12 +1,30 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runConformanceSuite } from '../conformance.case.js';
 import { squaredL2 } from '../kernel/l2.js';
+import { SearchPool } from '../pool/index.js';
 import { FlatIndex } from './flat-index.js';
 
 runConformanceSuite('FlatIndex', async ({ dim }) => new FlatIndex({ dim }), {
   twoStage: false,
   load: (path) => FlatIndex.load(path),
 });
+
+// The same suite with batches on two worker threads and the calling thread (one pool for the file).
+const pool = new SearchPool({ workers: 2 });
+afterAll(() => pool.close());
+runConformanceSuite(
+  'FlatIndex on a SearchPool',
+  async ({ dim }) => {
+    const index = new FlatIndex({ dim });
+    index.searchPool = pool;
+    return index;
+  },
+  {
+    twoStage: false,
+    load: (path) => FlatIndex.load(path),
+    pool,
+  },
+);
 
 describe('FlatIndex storage', () => {
   it('keeps every item and exact answers while blocks grow and shrink', () => {

@@ -1,6 +1,8 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
 import { ItemStore } from '../item-store.js';
+import type { SearchPool } from '../pool/search-pool.js';
+import { shareIndexState } from '../pool/shared-state.js';
 import { TopK } from '../top-k.js';
 import type { AddBatch, ItemId, SearchOptions, SearchResult, StoredItem, VectorIndex } from '../types.js';
 import { checkBatch, checkId, checkQuery, checkSearchOptions, checkVectors } from '../validate.js';
@@ -23,6 +25,11 @@ export class FlatIndex implements VectorIndex {
   readonly dim: number;
   private readonly store: ItemStore;
   private readonly heap = new TopK(10);
+  /**
+   * When set, `searchBatch` runs on this pool's worker threads and the calling thread together
+   * (same answers). Unset (the default), everything runs on the calling thread.
+   */
+  searchPool: SearchPool | undefined;
 
   constructor(options: FlatIndexOptions) {
     const dim = options?.dim;
@@ -34,6 +41,14 @@ export class FlatIndex implements VectorIndex {
     }
     this.dim = dim;
     this.store = new ItemStore(dim, 1);
+    shareIndexState(this, {
+      dim,
+      classes: 0,
+      anchors: undefined,
+      anchorReader: undefined,
+      store: this.store,
+      reportBuckets: false,
+    });
   }
 
   /** Loads an index file written by `FlatIndex#save` or `AnchorIndex#save` (buckets are dropped). */
@@ -90,6 +105,7 @@ export class FlatIndex implements VectorIndex {
   searchBatch(queries: Float32Array, options?: SearchOptions): SearchResult[] {
     const n = checkVectors(queries, this.dim, 'queries');
     const { k } = checkSearchOptions(options);
+    if (this.searchPool !== undefined && n > 1) return this.searchPool.searchBatch(this, queries, options);
     const heaps = Array.from({ length: n }, () => new TopK(k));
     const everything = new Int32Array([0]);
     this.store.scan(

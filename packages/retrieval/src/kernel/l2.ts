@@ -1,15 +1,15 @@
 import { AnchorageError } from '@anchorage/loss-core';
 
-// The compiled form of l2.wat (416 bytes); see that file for the source and how to rebuild it.
+// The compiled form of l2.wat (982 bytes); see that file for the source and how to rebuild it.
 const L2_WASM =
-  'AGFzbQEAAAABCQFgBX9/f39/AAIPAQNlbnYGbWVtb3J5AgABAwIBAAcGAQJsMgAACu0CAeoCBAN/A3sCfQF/IANBeHFBAnQhDSADQXxxQQJ0IQcCQANAIAUgAk8NAf0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEGAkADQCAGIA1PDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAAgBmr9AAQQIAEgBmr9AAQQ/eUBIQogCSAKIAr95gH95AEhCSAGQSBqIQYMAAsLAkADQCAGIAdPDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAZBEGohBgwACwsgCCAJ/eQBIQggCP0fACAI/R8BkiAI/R8CIAj9HwOSkiELAkADQCAGIANBAnRPDQEgACAGaioCACABIAZqKgIAkyEMIAsgDCAMlJIhCyAGQQRqIQYMAAsLIAQgBUECdGogCzgCACABIANBAnRqIQEgBUEBaiEFDAALCws=';
+  'AGFzbQEAAAABCQFgBX9/f39/AAISAQNlbnYGbWVtb3J5AgMBgIAEAwIBAAcGAQJsMgAACqAHAZ0HBgN/A3sCfQN/BHsCfSADQXhxQQJ0IQ0gA0F8cUECdCEHIANBAnQhDwJAA0AgBUEBaiACTw0BIAEgD2ohDv0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhEv0MAAAAAAAAAAAAAAAAAAAAACETQQAhBgJAA0AgBiANTw0BIAAgBmr9AAQAIRAgACAGav0ABBAhESAQIAEgBmr9AAQA/eUBIQogCCAKIAr95gH95AEhCCAQIA4gBmr9AAQA/eUBIQogEiAKIAr95gH95AEhEiARIAEgBmr9AAQQ/eUBIQogCSAKIAr95gH95AEhCSARIA4gBmr9AAQQ/eUBIQogEyAKIAr95gH95AEhEyAGQSBqIQYMAAsLAkADQCAGIAdPDQEgACAGav0ABAAhECAQIAEgBmr9AAQA/eUBIQogCCAKIAr95gH95AEhCCAQIA4gBmr9AAQA/eUBIQogEiAKIAr95gH95AEhEiAGQRBqIQYMAAsLIAggCf3kASEIIBIgE/3kASESIAj9HwAgCP0fAZIgCP0fAiAI/R8DkpIhCyAS/R8AIBL9HwGSIBL9HwIgEv0fA5KSIRQCQANAIAYgD08NASAAIAZqKgIAIRUgFSABIAZqKgIAkyEMIAsgDCAMlJIhCyAVIA4gBmoqAgCTIQwgFCAMIAyUkiEUIAZBBGohBgwACwsgBCAFQQJ0aiALOAIAIAQgBUECdGogFDgCBCAOIA9qIQEgBUECaiEFDAALCwJAA0AgBSACTw0B/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCUEAIQYCQANAIAYgDU8NASAAIAZq/QAEACABIAZq/QAEAP3lASEKIAggCiAK/eYB/eQBIQggACAGav0ABBAgASAGav0ABBD95QEhCiAJIAogCv3mAf3kASEJIAZBIGohBgwACwsCQANAIAYgB08NASAAIAZq/QAEACABIAZq/QAEAP3lASEKIAggCiAK/eYB/eQBIQggBkEQaiEGDAALCyAIIAn95AEhCCAI/R8AIAj9HwGSIAj9HwIgCP0fA5KSIQsCQANAIAYgA0ECdE8NASAAIAZqKgIAIAEgBmoqAgCTIQwgCyAMIAyUkiELIAZBBGohBgwACwsgBCAFQQJ0aiALOAIAIAEgA0ECdGohASAFQQFqIQUMAAsLCw==';
 
 type L2Kernel = (query: number, rows: number, count: number, dim: number, out: number) => void;
 
 // The part of the WebAssembly JavaScript API used here, typed locally: the package compiles
 // without the DOM library, whose declarations the full API lives in.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+export interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
   grow(pages: number): number;
 }
 interface WasmModule {
@@ -19,7 +19,7 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
@@ -111,64 +111,76 @@ export function squaredL2(
   return s;
 }
 
-/** Rows per kernel call: the distances of one tile fit the scratch area. */
-export const TILE_ROWS = 1024;
+/** Rows per kernel call: the distances of one tile fit a thread's output area. */
+export const TILE_ROWS = 256;
+/**
+ * Threads that may read one store at once (the owning thread and up to 15 workers): each has its
+ * own query and output area at the start of the store's shared memory.
+ */
+export const MAX_THREADS = 16;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
-/** Below this many bytes of rows a block stays in a plain ArrayBuffer: a 64 KiB page would mostly sit empty. */
+/** Below this many bytes of rows a block stays in a plain SharedArrayBuffer: a 64 KiB page would mostly sit empty. */
 const SIMD_MIN_BYTES = 32 * 1024;
 
 /**
- * Rows of `dim` float32 values in memory the SIMD kernel can read: one WebAssembly memory laid out
- * as [query | TILE_ROWS distances | rows…]. Growing extends the memory in place (no copy); `rows`
- * is re-created after every resize, so never keep it across one. Small blocks (under 32 KiB of rows)
- * and runtimes without SIMD use a plain ArrayBuffer and the JavaScript kernel, which gives the same
- * distances bit for bit.
+ * Where a store's rows live, as another thread needs them to read: a shared WebAssembly memory
+ * (SIMD kernel; rows start after the threads' scratch areas) or a plain SharedArrayBuffer
+ * (JavaScript kernel). Both can be posted to a worker without copying the rows.
  */
-export class RowStore {
-  rows!: Float32Array;
-  capacity = 0;
-  private memory: WasmMemory | undefined;
-  private buffer!: ArrayBuffer;
-  private kernel: L2Kernel | undefined;
-  private query!: Float32Array;
-  private out!: Float32Array;
-  private readonly queryBytes: number;
-  private outRows = 0;
-  private rowsOffset = 0;
+export interface SharedRows {
+  dim: number;
+  memory: WasmMemory | undefined;
+  buffer: SharedArrayBuffer | undefined;
+  /** Byte offset of row 0. */
+  rowsOffset: number;
+}
 
-  /** `simd: false` forces the JavaScript kernel (for tests and comparison). */
+function scratchLayout(dim: number): { queryBytes: number; slotBytes: number } {
+  const queryBytes = Math.ceil((dim * 4) / 16) * 16;
+  return { queryBytes, slotBytes: queryBytes + TILE_ROWS * 4 };
+}
+
+/**
+ * One thread's access to a store's rows: its query and output areas (slot `slot` of the shared
+ * memory, or its own arrays for a plain buffer) and the kernel. Readers in different threads never
+ * write the same bytes, so they may scan one store at the same time.
+ */
+export class RowReader {
+  private readonly kernel: L2Kernel | undefined;
+  private readonly query: Float32Array;
+  private readonly out: Float32Array;
+  private readonly queryPointer: number;
+  private readonly outPointer: number;
+  private readonly rowsOffset: number;
+  private readonly dim: number;
+  private rows: Float32Array;
+
   constructor(
-    readonly dim: number,
-    capacity: number,
-    private readonly simd = true,
+    readonly source: SharedRows,
+    slot: number,
   ) {
-    this.queryBytes = Math.ceil((dim * 4) / 16) * 16;
-    this.allocate(capacity, 0);
-  }
-
-  /** Whether this store's distances run in WebAssembly SIMD (large blocks) or JavaScript (small ones). */
-  get usesSimd(): boolean {
-    return this.kernel !== undefined;
-  }
-
-  /** Bytes held (the whole memory, header included). */
-  get bytes(): number {
-    return this.buffer.byteLength;
-  }
-
-  /** Changes the capacity to `capacity` rows, keeping the first `keep` rows. */
-  resize(capacity: number, keep: number): void {
-    if (capacity > this.capacity && this.memory !== undefined) {
-      const needed = Math.ceil((this.rowsOffset + capacity * this.dim * 4) / PAGE);
-      const current = this.buffer.byteLength / PAGE;
-      if (needed > MAX_PAGES) throw tooLarge(capacity, this.dim);
-      if (needed > current) this.memory.grow(needed - current);
-      this.capacity = capacity;
-      this.view();
-      return;
+    const { dim, memory, rowsOffset } = source;
+    this.dim = dim;
+    this.rowsOffset = rowsOffset;
+    const { queryBytes, slotBytes } = scratchLayout(dim);
+    if (memory !== undefined) {
+      const instance = new wasm!.Instance(l2Module()!, { env: { memory } });
+      this.kernel = instance.exports.l2 as L2Kernel;
+      this.queryPointer = slot * slotBytes;
+      this.outPointer = this.queryPointer + queryBytes;
+      // Views of a shared memory stay valid when it grows (it never moves), and the scratch sits first.
+      this.query = new Float32Array(memory.buffer, this.queryPointer, dim);
+      this.out = new Float32Array(memory.buffer, this.outPointer, TILE_ROWS);
+      this.rows = this.query;
+    } else {
+      this.kernel = undefined;
+      this.queryPointer = 0;
+      this.outPointer = 0;
+      this.query = new Float32Array(dim);
+      this.out = new Float32Array(TILE_ROWS);
+      this.rows = new Float32Array(source.buffer!, rowsOffset);
     }
-    this.allocate(capacity, keep);
   }
 
   /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls. */
@@ -180,42 +192,114 @@ export class RowStore {
   distances(start: number, end: number): Float32Array {
     const count = end - start;
     if (this.kernel !== undefined) {
-      this.kernel(0, this.rowsOffset + start * this.dim * 4, count, this.dim, this.queryBytes);
+      this.kernel(
+        this.queryPointer,
+        this.rowsOffset + start * this.dim * 4,
+        count,
+        this.dim,
+        this.outPointer,
+      );
     } else {
+      const rows = this.rows;
       for (let i = 0; i < count; i++)
-        this.out[i] = squaredL2(this.query, 0, this.rows, (start + i) * this.dim, this.dim);
+        this.out[i] = squaredL2(this.query, 0, rows, (start + i) * this.dim, this.dim);
     }
-    return this.out.subarray(0, count);
+    return count === TILE_ROWS ? this.out : this.out.subarray(0, count);
+  }
+}
+
+/**
+ * Rows of `dim` float32 values in shared memory the SIMD kernel can read: one shared WebAssembly
+ * memory laid out as [MAX_THREADS × (query | TILE_ROWS distances) | rows…]. Growing extends the
+ * memory in place (no copy; readers in other threads stay valid); `rows` is re-created after every
+ * resize, so never keep it across one. Small blocks (under 32 KiB of rows) and runtimes without
+ * SIMD use a plain SharedArrayBuffer and the JavaScript kernel, which gives the same distances bit
+ * for bit; such a buffer is replaced when it is resized.
+ */
+export class RowStore {
+  rows!: Float32Array;
+  capacity = 0;
+  /** What another thread needs to read the rows; replaced when the rows move to a new buffer. */
+  source!: SharedRows;
+  private reader!: RowReader;
+  private readonly minSimdBytes: number;
+
+  /**
+   * `simd: false` forces the JavaScript kernel (for tests and comparison); `minSimdBytes` is the
+   * size from which rows live in WebAssembly memory (0: always, as for the anchors).
+   */
+  constructor(
+    readonly dim: number,
+    capacity: number,
+    private readonly simd = true,
+    minSimdBytes = SIMD_MIN_BYTES,
+  ) {
+    this.minSimdBytes = minSimdBytes;
+    this.allocate(capacity, 0);
+  }
+
+  /** Whether this store's distances run in WebAssembly SIMD (large blocks) or JavaScript (small ones). */
+  get usesSimd(): boolean {
+    return this.source.memory !== undefined;
+  }
+
+  /** Bytes held (the whole memory, scratch areas included). */
+  get bytes(): number {
+    return (this.source.memory?.buffer ?? this.source.buffer!).byteLength;
+  }
+
+  /** Changes the capacity to `capacity` rows, keeping the first `keep` rows. */
+  resize(capacity: number, keep: number): void {
+    const memory = this.source.memory;
+    if (capacity > this.capacity && memory !== undefined) {
+      const needed = Math.ceil((this.source.rowsOffset + capacity * this.dim * 4) / PAGE);
+      const current = memory.buffer.byteLength / PAGE;
+      if (needed > MAX_PAGES) throw tooLarge(capacity, this.dim);
+      if (needed > current) memory.grow(needed - current);
+      this.capacity = capacity;
+      this.view();
+      return;
+    }
+    this.allocate(capacity, keep);
+  }
+
+  /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls (this thread's slot 0). */
+  setQuery(query: Float32Array, offset: number): void {
+    this.reader.setQuery(query, offset);
+  }
+
+  /** Distances from the current query to rows start..end-1 (end − start ≤ TILE_ROWS); a view valid until the next call. */
+  distances(start: number, end: number): Float32Array {
+    return this.reader.distances(start, end);
   }
 
   private allocate(capacity: number, keep: number): void {
     const old = this.capacity > 0 ? this.rows.subarray(0, keep * this.dim) : undefined;
     const rowBytes = capacity * this.dim * 4;
-    const module = this.simd && rowBytes >= SIMD_MIN_BYTES ? l2Module() : null;
-    this.outRows = module !== null ? TILE_ROWS : Math.min(TILE_ROWS, capacity);
-    this.rowsOffset = this.queryBytes + Math.ceil((this.outRows * 4) / 16) * 16;
-    const bytes = this.rowsOffset + rowBytes;
+    const module = this.simd && rowBytes >= this.minSimdBytes ? l2Module() : null;
     if (module !== null) {
-      const pages = Math.max(1, Math.ceil(bytes / PAGE));
+      const rowsOffset = MAX_THREADS * scratchLayout(this.dim).slotBytes;
+      const pages = Math.max(1, Math.ceil((rowsOffset + rowBytes) / PAGE));
       if (pages > MAX_PAGES) throw tooLarge(capacity, this.dim);
-      this.memory = new wasm!.Memory({ initial: pages, maximum: MAX_PAGES });
-      const instance = new wasm!.Instance(module, { env: { memory: this.memory } });
-      this.kernel = instance.exports.l2 as L2Kernel;
+      const memory = new wasm!.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+      this.source = { dim: this.dim, memory, buffer: undefined, rowsOffset };
     } else {
-      this.memory = undefined;
-      this.kernel = undefined;
-      this.buffer = new ArrayBuffer(bytes);
+      this.source = {
+        dim: this.dim,
+        memory: undefined,
+        buffer: new SharedArrayBuffer(rowBytes),
+        rowsOffset: 0,
+      };
     }
+    this.reader = new RowReader(this.source, 0);
     this.capacity = capacity;
     this.view();
     if (old !== undefined) this.rows.set(old);
   }
 
   private view(): void {
-    if (this.memory !== undefined) this.buffer = this.memory.buffer;
-    this.query = new Float32Array(this.buffer, 0, this.dim);
-    this.out = new Float32Array(this.buffer, this.queryBytes, this.outRows);
-    this.rows = new Float32Array(this.buffer, this.rowsOffset, this.capacity * this.dim);
+    const buffer = this.source.memory?.buffer ?? this.source.buffer!;
+    this.rows = new Float32Array(buffer, this.source.rowsOffset, this.capacity * this.dim);
   }
 }
 

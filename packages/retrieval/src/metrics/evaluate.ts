@@ -396,7 +396,8 @@ function topIndices(row: Float64Array, members: Int32Array | undefined, k: numbe
   } else {
     for (const i of members) if (row[i]! <= heap.worst) heap.push(row[i]!, i, 0, i);
   }
-  return heap.drain().slots.subarray(0, k);
+  const drained = heap.drain();
+  return drained.slots.slice(0, Math.min(k, drained.count));
 }
 
 /**

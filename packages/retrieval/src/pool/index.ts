@@ -1,0 +1,1 @@
+export { SearchPool, type SearchPoolOptions } from './search-pool.js';
