@@ -91,6 +91,7 @@ export default defineConfig({
         items: [
           { text: 'Overview', link: '/results/' },
           { text: 'Retrieval quality', link: '/results/quality' },
+          { text: 'The paper’s comparison', link: '/results/experiments' },
           { text: 'Search speed', link: '/results/search' },
           { text: 'Training speed', link: '/results/training' },
           { text: 'Serving', link: '/results/serving' },

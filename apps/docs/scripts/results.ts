@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { experimentsPage } from './experiments-page.js';
 import { numberIn, readSource, type Section, section } from './markdown-source.js';
 import { docsSrc, generatedNote, repoRoot } from './paths.js';
 import { barChart, embeddingMap, lineChart, scatterChart } from './svg-chart.js';
@@ -455,7 +456,7 @@ function servingPage(): Page {
 export async function generateResults(): Promise<string> {
   const dir = join(docsSrc, 'results');
   mkdirSync(dir, { recursive: true });
-  const pages = [qualityPage(), searchPage(), trainingPage(), servingPage()];
+  const pages = [qualityPage(), await experimentsPage(), searchPage(), trainingPage(), servingPage()];
   const note = generatedNote('scripts/results.ts', 'committed result files');
   for (const page of pages) {
     const text = [note, `# ${page.title}`, page.intro, ...page.body].join('\n\n');

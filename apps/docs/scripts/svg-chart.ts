@@ -9,6 +9,8 @@ export interface Bar {
   values: number[];
   /** A peer (another library), drawn in grey. */
   peer?: boolean;
+  /** ± half-widths of error bars, one per series (e.g. a standard deviation over seeds). */
+  errors?: number[];
 }
 
 export interface BarChartOptions {
@@ -106,7 +108,7 @@ export function barChart(options: BarChartOptions): string {
   const top = 8 + legend;
   const groupHeight = series.length * row + gap;
   const height = top + bars.length * groupHeight + 26;
-  const values = bars.flatMap((b) => b.values);
+  const values = bars.flatMap((b) => b.values.map((v, s) => v + (b.errors?.[s] ?? 0)));
   const max = Math.max(...values);
   const min = log ? Math.min(...values) / 2 : 0;
   const scale = (v: number) =>
@@ -144,7 +146,20 @@ export function barChart(options: BarChartOptions): string {
       body.push(
         `<rect class="${cls}" x="${px(labelWidth)}" y="${px(y)}" width="${px(w)}" height="${row - 4}" data-value="${value}"><title>${escapeXml(`${bar.label}${series[s] ? `, ${series[s]}` : ''}: ${format(value, digits)} ${options.unit}`)}</title></rect>`,
       );
-      body.push(`<text x="${px(labelWidth + w + 4)}" y="${px(y + row - 8)}">${format(value, digits)}</text>`);
+      const error = bar.errors?.[s] ?? 0;
+      let textX = labelWidth + w + 4;
+      if (error > 0) {
+        const lo = labelWidth + Math.max(0, scale(Math.max(value - error, log ? min : 0)));
+        const hi = labelWidth + scale(value + error);
+        const mid = y + (row - 4) / 2;
+        body.push(
+          `<path class="error-bar" d="M${px(lo)} ${px(mid)}H${px(hi)}M${px(lo)} ${px(mid - 4)}V${px(mid + 4)}M${px(hi)} ${px(mid - 4)}V${px(mid + 4)}"/>`,
+        );
+        textX = hi + 4;
+      }
+      body.push(
+        `<text x="${px(textX)}" y="${px(y + row - 8)}">${format(value, digits)}${error > 0 ? ` ± ${format(error, digits)}` : ''}</text>`,
+      );
       marks++;
     });
   });
