@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AnchorageError } from '@anchorage/loss-core';
-import type { TrainingSnapshot } from '../train/checkpoint';
+import { modelSnapshot, type TrainingSnapshot } from '../train/checkpoint';
 import type { TrainConfig } from '../train/config';
 import type { EngineBatch, StepOutcome, StepTerms, TrainingEngine } from '../train/engine';
 import type { FlatGradients } from '../train/local-engine';
@@ -99,6 +99,44 @@ class Replica {
   }
 }
 
+/** The seeded initial backbone, built on this thread, as topology and weights. */
+async function initialModel(
+  config: TrainConfig,
+  inputShape: [number, number, number],
+): Promise<TrainingSnapshot['model']> {
+  const tf = await import('@tensorflow/tfjs');
+  const { loadBackbone } = await import('../models');
+  // any backend builds the same seeded weights (tfjs's initialisers draw in JavaScript)
+  if (tf.engine().backendName == null) await tf.setBackend('cpu');
+  const model = await loadBackbone(config.backbone, {
+    ...config.backboneOptions,
+    inputShape,
+    dim: config.dim,
+    seed: config.seed,
+  });
+  try {
+    return await modelSnapshot(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The replicas' moving statistics averaged with the shards' weights (each replica normalised its
+ * own shard, as data-parallel batch norm without synchronisation does); undefined when none.
+ */
+function weightedMean(
+  parts: readonly (Float32Array | undefined)[],
+  weights: readonly number[],
+): Float32Array | undefined {
+  if (parts.length === 0 || parts[0] === undefined) return undefined;
+  const out = new Float32Array(parts[0].length);
+  parts.forEach((p, i) => {
+    for (let k = 0; k < out.length; k++) out[k]! += weights[i]! * p![k]!;
+  });
+  return out;
+}
+
 /** Splits a batch into `parts` contiguous shards (sizes differ by at most one; empty ones dropped). */
 export function shardBatch(batch: EngineBatch, parts: number): EngineBatch[] {
   const pixels = batch.images.length / batch.size;
@@ -148,6 +186,9 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       value: workers,
     });
   }
+  // The backbone is built here, where it was registered or its model file named, and the replicas
+  // receive its topology and weights: a worker's fresh module instance knows only the built-ins.
+  const model = options.snapshot === undefined ? await initialModel(config, inputShape) : undefined;
   const replicas = Array.from({ length: workers }, () => new Replica());
   try {
     const init = (snapshot: TrainingSnapshot | undefined): WorkerRequest => ({
@@ -156,9 +197,10 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       inputShape,
       classes,
       snapshot,
+      ...(snapshot === undefined && model !== undefined ? { model } : {}),
     });
-    // The first replica initialises (seeded) and the others start from its snapshot, so they are
-    // identical whatever the backend's initialisers do.
+    // The first replica initialises (the loss, seeded) and the others start from its snapshot, so
+    // they are identical whatever the backend's initialisers do.
     const first = await replicas[0]!.request(init(options.snapshot), 'ready');
     const snapshot =
       options.snapshot ?? (await replicas[0]!.request({ type: 'snapshot' }, 'snapshot')).snapshot;
@@ -170,9 +212,13 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       shard.labels.buffer as ArrayBuffer,
     ];
 
-    /** Sends the combined gradient (and the batch for `afterStep`) to every replica. */
+    /**
+     * Sends the combined gradient, the averaged moving statistics and the batch for `afterStep` to
+     * every replica.
+     */
     const applyEverywhere = async (
       values: Float32Array,
+      state: Float32Array | undefined,
       embeddings: Float32Array | undefined,
       labels: Int32Array,
     ) => {
@@ -182,6 +228,10 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
           const copy = last ? values : values.slice();
           const message: WorkerRequest = { type: 'apply', values: copy };
           const buffers = [copy.buffer as ArrayBuffer];
+          if (state !== undefined) {
+            message.state = last ? state : state.slice();
+            buffers.push(message.state.buffer as ArrayBuffer);
+          }
           if (embeddings !== undefined) {
             const e = last ? embeddings : embeddings.slice();
             message.afterStep = { embeddings: e, labels: labels.slice() };
@@ -213,8 +263,13 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
         for (let k = 0; k < length; k++) average[k]! += weight * result.values[k]!;
       });
       if (!finite || !Number.isFinite(terms.loss)) return { terms, values: undefined };
-      if (!first.hasAfterStep) return { terms, values: average };
-      return { terms, values: average, embeddings: concat(results.map((r) => r.embeddings!)) };
+      const state = weightedMean(
+        results.map((r) => r.state),
+        shards.map((s) => s.size / batch.size),
+      );
+      const out: FlatGradients = { terms, values: average, ...(state ? { state } : {}) };
+      if (first.hasAfterStep) out.embeddings = concat(results.map((r) => r.embeddings!));
+      return out;
     };
 
     const inBatchGradients = async (batch: EngineBatch): Promise<FlatGradients> => {
@@ -255,7 +310,13 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       const values = new Float32Array(length);
       for (const b of backward) for (let k = 0; k < b.values.length; k++) values[k]! += b.values[k]!;
       values.set(loss.variables, first.modelGradientLength);
-      return first.hasAfterStep ? { terms: loss.terms, values, embeddings } : { terms: loss.terms, values };
+      const state = weightedMean(
+        backward.map((b) => b.state),
+        shards.map((s) => s.size / batch.size),
+      );
+      const out: FlatGradients = { terms: loss.terms, values, ...(state ? { state } : {}) };
+      if (first.hasAfterStep) out.embeddings = embeddings;
+      return out;
     };
 
     const gradients = first.meanOverBatch ? meanGradients : inBatchGradients;
@@ -270,10 +331,13 @@ export async function createParallelEngine(options: ParallelEngineOptions): Prom
       },
       async step(batch: EngineBatch): Promise<StepOutcome> {
         const labels = batch.labels.slice();
-        const { terms, values, embeddings } = await gradients(batch);
+        const { terms, values, embeddings, state } = await gradients(batch);
         if (values === undefined) return { terms, applied: false };
-        await applyEverywhere(values, embeddings, labels);
+        await applyEverywhere(values, state, embeddings, labels);
         return { terms, applied: true };
+      },
+      async beginEpoch(epoch: number): Promise<void> {
+        await Promise.all(replicas.map((r) => r.request({ type: 'epoch', epoch }, 'epoch-started')));
       },
       async embed(batch: EngineBatch): Promise<Float32Array> {
         const shards = shardBatch(batch, workers);

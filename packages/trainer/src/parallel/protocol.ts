@@ -10,6 +10,8 @@ export type WorkerRequest =
       inputShape: [number, number, number];
       classes: number;
       snapshot: TrainingSnapshot | undefined;
+      /** Without a snapshot: the model built on the main thread (topology and weights) to start from. */
+      model?: TrainingSnapshot['model'];
     }
   /** Loss and gradients of a shard (losses that are a mean over the batch). */
   | { type: 'gradients'; batch: EngineBatch }
@@ -20,7 +22,15 @@ export type WorkerRequest =
   /** The model's gradient for the kept shard, given the loss's gradient by its embeddings. */
   | { type: 'backpropagate'; embeddingGradient: Float32Array }
   /** Apply averaged gradients; then the loss's `afterStep` on the whole batch, when it has one. */
-  | { type: 'apply'; values: Float32Array; afterStep?: { embeddings: Float32Array; labels: Int32Array } }
+  | {
+      type: 'apply';
+      values: Float32Array;
+      /** The model's non-trainable weights (moving statistics) every replica takes. */
+      state?: Float32Array;
+      afterStep?: { embeddings: Float32Array; labels: Int32Array };
+    }
+  /** Start of an epoch (frozen layers thaw at `unfreezeAfter`). */
+  | { type: 'epoch'; epoch: number }
   | { type: 'embed'; batch: EngineBatch }
   | { type: 'snapshot' }
   | { type: 'weights' };
@@ -37,7 +47,13 @@ export type WorkerResponse =
       embedding: 'l2-normalized' | 'raw';
       classAnchors: 'loss' | 'class-means';
     }
-  | { type: 'gradients'; terms: StepTerms; values: Float32Array | undefined; embeddings?: Float32Array }
+  | {
+      type: 'gradients';
+      terms: StepTerms;
+      values: Float32Array | undefined;
+      embeddings?: Float32Array;
+      state?: Float32Array;
+    }
   | { type: 'embeddings'; values: Float32Array }
   | {
       type: 'loss-gradients';
@@ -45,7 +61,8 @@ export type WorkerResponse =
       embeddings: Float32Array | undefined;
       variables: Float32Array | undefined;
     }
-  | { type: 'backpropagated'; values: Float32Array }
+  | { type: 'backpropagated'; values: Float32Array; state?: Float32Array }
+  | { type: 'epoch-started' }
   | { type: 'applied' }
   | { type: 'embedded'; values: Float32Array }
   | { type: 'snapshot'; snapshot: TrainingSnapshot }

@@ -35,6 +35,7 @@ async function handle(request: WorkerRequest): Promise<void> {
         inputShape: request.inputShape,
         classes: request.classes,
         snapshot: request.snapshot,
+        model: request.model,
       });
       post({
         type: 'ready',
@@ -49,10 +50,16 @@ async function handle(request: WorkerRequest): Promise<void> {
       return;
     }
     case 'gradients': {
-      const { terms, values, embeddings } = await engine!.gradients(request.batch);
+      const { terms, values, embeddings, state } = await engine!.gradients(request.batch);
       post(
-        { type: 'gradients', terms, values, ...(embeddings ? { embeddings } : {}) },
-        buffers(values, embeddings),
+        {
+          type: 'gradients',
+          terms,
+          values,
+          ...(embeddings ? { embeddings } : {}),
+          ...(state ? { state } : {}),
+        },
+        buffers(values, embeddings, state),
       );
       return;
     }
@@ -70,13 +77,18 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'backpropagate': {
       const values = await engine!.backpropagate(shard!, request.embeddingGradient);
       shard = undefined;
-      post({ type: 'backpropagated', values }, buffers(values));
+      const state = await engine!.modelState();
+      post({ type: 'backpropagated', values, ...(state ? { state } : {}) }, buffers(values, state));
       return;
     }
     case 'apply':
-      engine!.applyGradients(request.values);
+      engine!.applyGradients(request.values, request.state);
       if (request.afterStep) engine!.afterStep(request.afterStep.embeddings, request.afterStep.labels);
       post({ type: 'applied' });
+      return;
+    case 'epoch':
+      await engine!.beginEpoch(request.epoch);
+      post({ type: 'epoch-started' });
       return;
     case 'embed': {
       const values = await engine!.embed(request.batch);

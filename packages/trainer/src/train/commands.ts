@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
 import { IMAGE_FITS, type ImageFit } from '../data';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
+import { addBackboneOptions } from '../models/cli-options';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
 import type { TwoStageBuckets } from './retrieval-metrics';
 
@@ -152,7 +153,7 @@ export function registerTrainCommands(program: Command): void {
     .description('train a backbone with a metric-learning loss (CAM by default) and the loss’s own variables')
     .requiredOption('--dataset <name>', 'dataset: mnist | fashion-mnist')
     .option('--data <dir>', "dataset folder (default: the dataset's default folder)")
-    .option('--backbone <name>', 'backbone', d.backbone)
+    .option('--backbone <name>', 'a backbone (listed below) or a tfjs layers model.json to fine-tune', d.backbone)
     .addOption(new Option('--loss <name>', 'loss (options below)').choices(listLosses()).default(d.loss))
     .option('--epochs <n>', 'epochs', integer, d.epochs)
     .option('--batch-size <n>', 'batch size', integer, d.batchSize)
@@ -195,6 +196,7 @@ export function registerTrainCommands(program: Command): void {
     trainCommand.addOption(option);
   }
   const lossOptionNames = [...lossOptionTable().keys()];
+  const backboneFlags = addBackboneOptions(trainCommand);
   trainCommand.action((flags: TrainFlags, command: Command) =>
     reportErrors(async () => {
       const { train } = await import('./train');
@@ -214,6 +216,7 @@ export function registerTrainCommands(program: Command): void {
         backbone,
         loss,
         lossOptions,
+        ...backboneFlags(flags),
         epochs,
         batchSize,
         lr,

@@ -32,6 +32,11 @@ export interface TrainingEngine {
   step(batch: EngineBatch): Promise<StepOutcome>;
   /** Model, loss variables, optimiser slots and the loss's class anchors as plain data (for checkpoints). */
   snapshot(): Promise<TrainingSnapshot>;
+  /**
+   * Called before the first step of each epoch (also of a resumed one), with its index from 0: a
+   * backbone with frozen layers (`--freeze`, `--unfreeze-after`) starts training them here.
+   */
+  beginEpoch?(epoch: number): Promise<void>;
   /** Embeddings of a batch (inference mode, before any normalisation), B×d row-major. */
   embed(batch: EngineBatch): Promise<Float32Array>;
   dispose(): Promise<void>;

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import { createLoss, type LossValue, type TrainableLoss } from '../losses';
-import { createBackbone } from '../models';
+import { loadBackbone } from '../models';
 import {
   modelFromSnapshot,
   modelSnapshot,
@@ -21,6 +21,12 @@ export interface LocalEngineOptions {
   classes: number;
   /** Continue from this state instead of a fresh seeded initialisation. */
   snapshot?: TrainingSnapshot | undefined;
+  /**
+   * Start from this model (topology and weights) instead of building `config.backbone`: how
+   * data-parallel workers receive a backbone built on the main thread (one registered at run time,
+   * or read from a model file there).
+   */
+  model?: TrainingSnapshot['model'] | undefined;
 }
 
 /**
@@ -33,6 +39,11 @@ export interface FlatGradients {
   values: Float32Array | undefined;
   /** The batch's embeddings, B×d, when the loss has an `afterStep` (it needs the whole batch's). */
   embeddings?: Float32Array;
+  /**
+   * The model's non-trainable weights (batch norm's moving statistics) after this batch's forward
+   * pass, flattened; absent when the model has none. Replicas average them so they stay identical.
+   */
+  state?: Float32Array;
 }
 
 /** The gradient of the loss of a whole batch with respect to its embeddings and the loss's variables. */
@@ -58,14 +69,35 @@ export interface LocalEngine extends TrainingEngine {
   trainingEmbeddings(batch: EngineBatch): Promise<Float32Array>;
   /** The loss of a whole batch's embeddings and its gradient (embeddings and loss variables). */
   lossGradients(embeddings: Float32Array, labels: Int32Array): Promise<LossGradients>;
-  /** Back-propagates a gradient with respect to a batch's embeddings (B×d) to the model's weights. */
+  /**
+   * Back-propagates a gradient with respect to a batch's embeddings (B×d) to the model's weights;
+   * the forward pass it repeats leaves the moving statistics as {@link trainingEmbeddings} set them.
+   */
   backpropagate(batch: EngineBatch, embeddingGradient: Float32Array): Promise<Float32Array>;
-  /** Applies flattened gradients (layout of {@link LocalEngine.gradients}) with both optimisers. */
-  applyGradients(values: Float32Array): void;
+  /**
+   * Applies flattened gradients (layout of {@link LocalEngine.gradients}) with both optimisers; with
+   * `state`, sets the model's non-trainable weights to it (layout of {@link FlatGradients.state}).
+   */
+  applyGradients(values: Float32Array, state?: Float32Array): void;
+  /** The model's non-trainable weights, flattened (undefined when it has none). */
+  modelState(): Promise<Float32Array | undefined>;
+  beginEpoch(epoch: number): Promise<void>;
   /** Runs the loss's `afterStep` on a batch's embeddings (no-op when it has none). */
   afterStep(embeddings: Float32Array, labels: Int32Array): void;
   /** Every model weight then every loss variable (trainable or not), flattened. */
   weights(): Promise<Float32Array>;
+}
+
+/** Runs `f`, then assigns back the values `variables` had before it. */
+async function keepingState<T>(variables: readonly tf.Variable[], f: () => Promise<T>): Promise<T> {
+  if (variables.length === 0) return f();
+  const saved = variables.map((v) => tf.clone(v));
+  try {
+    return await f();
+  } finally {
+    variables.forEach((v, i) => v.assign(saved[i]!));
+    tf.dispose(saved);
+  }
 }
 
 function isNonFinite(error: unknown): boolean {
@@ -120,9 +152,15 @@ export function restoreLossVariables(loss: TrainableLoss, bundle: TensorBundle):
  */
 export async function createLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
   const { config, inputShape, classes, snapshot } = options;
-  const model = snapshot
-    ? await modelFromSnapshot(snapshot.model)
-    : createBackbone(config.backbone, { inputShape, dim: config.dim, seed: config.seed });
+  const initial = snapshot?.model ?? options.model;
+  const model = initial
+    ? await modelFromSnapshot(initial)
+    : await loadBackbone(config.backbone, {
+        ...config.backboneOptions,
+        inputShape,
+        dim: config.dim,
+        seed: config.seed,
+      });
   const loss = createLoss(config.loss, {
     ...config.lossOptions,
     classes,
@@ -142,6 +180,20 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   const lossTrainables = lossVariables.filter((v) => v.trainable);
   const variables = [...weights, ...lossTrainables];
   const sizes = variables.map((v) => v.size);
+  // --freeze N: the first N layers' weights (moving statistics included) stay as they are until
+  // epoch unfreezeAfter; their gradients are neither computed nor applied (zeros in the flat layout).
+  const frozenLayers = model.layers
+    .filter((l) => l.getClassName() !== 'InputLayer')
+    .slice(0, config.freeze ?? 0);
+  const frozenIds = new Set(frozenLayers.flatMap((l) => l.trainableWeights.map((w) => w.read().id)));
+  const frozenState = frozenLayers.flatMap((l) => l.nonTrainableWeights.map((w) => w.read() as tf.Variable));
+  let frozen = frozenLayers.length > 0;
+  const active = (list: tf.Variable[]) => (frozen ? list.filter((v) => !frozenIds.has(v.id)) : list);
+  /** Runs `f`, then puts the frozen layers' moving statistics back as they were. */
+  const keepingFrozenState = <T>(f: () => Promise<T>): Promise<T> =>
+    keepingState(frozen ? frozenState : [], f);
+  const modelState = model.weights.filter((w) => !w.trainable).map((w) => w.read() as tf.Variable);
+  const stateLength = modelState.reduce((n, v) => n + v.size, 0);
   const gradientLength = sizes.reduce((a, b) => a + b, 0);
   const modelGradientLength = weights.reduce((n, w) => n + w.size, 0);
   const lossGradientLength = gradientLength - modelGradientLength;
@@ -164,7 +216,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         // variableGrads disposes what its function made: the terms are read after it returns.
         terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
         return out.loss;
-      }, list);
+      }, active(list));
       const read = await readTerms(value, terms);
       value.dispose();
       if (!Number.isFinite(read.loss)) {
@@ -189,11 +241,13 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     const y = tf.tensor1d(batch.labels, 'int32');
     let embeddings: tf.Tensor2D | undefined;
     try {
-      const { terms, grads } = await differentiate(() => {
-        const e = model.apply(x, { training: true }) as tf.Tensor2D;
-        if (loss.afterStep) embeddings = tf.keep(e);
-        return loss.compute(e, y);
-      }, variables);
+      const { terms, grads } = await keepingFrozenState(() =>
+        differentiate(() => {
+          const e = model.apply(x, { training: true }) as tf.Tensor2D;
+          if (loss.afterStep) embeddings = tf.keep(e);
+          return loss.compute(e, y);
+        }, variables),
+      );
       if (grads !== undefined) return { terms, grads, embeddings };
       embeddings?.dispose();
       return { terms, grads, embeddings: undefined };
@@ -206,7 +260,10 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   };
 
   const apply = (grads: readonly tf.Tensor[]): void => {
-    modelOptimizer.applyGradients(weights.map((w, i) => ({ name: w.name, tensor: grads[i]! })));
+    const updates = weights.map((w, i) => ({ name: w.name, tensor: grads[i]! }));
+    modelOptimizer.applyGradients(
+      frozen ? updates.filter((_, i) => !frozenIds.has(weights[i]!.id)) : updates,
+    );
     if (lossTrainables.length > 0) {
       lossOptimizer.applyGradients(
         lossTrainables.map((v, i) => ({ name: v.name, tensor: grads[weights.length + i]! })),
@@ -244,16 +301,20 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       if (grads === undefined) return { terms, values: undefined };
       const values = await flatten(grads, gradientLength);
       tf.dispose(grads);
-      if (embeddings === undefined) return { terms, values };
-      const e = (await embeddings.data()) as Float32Array;
+      const state = stateLength > 0 ? await flatten(modelState, stateLength) : undefined;
+      const out: FlatGradients = { terms, values, ...(state ? { state } : {}) };
+      if (embeddings === undefined) return out;
+      out.embeddings = (await embeddings.data()) as Float32Array;
       embeddings.dispose();
-      return { terms, values, embeddings: e };
+      return out;
     },
     async trainingEmbeddings(batch: EngineBatch): Promise<Float32Array> {
-      const e = tf.tidy(() => model.apply(images(batch), { training: true }) as tf.Tensor);
-      const values = (await e.data()) as Float32Array;
-      e.dispose();
-      return values;
+      return keepingFrozenState(async () => {
+        const e = tf.tidy(() => model.apply(images(batch), { training: true }) as tf.Tensor);
+        const values = (await e.data()) as Float32Array;
+        e.dispose();
+        return values;
+      });
     },
     async lossGradients(embeddings: Float32Array, labels: Int32Array): Promise<LossGradients> {
       // A variable, so that variableGrads differentiates by the embeddings as well.
@@ -279,9 +340,12 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       const g = tf.tensor2d(embeddingGradient, [batch.size, dim]);
       try {
         // d/dθ Σ e(θ)·g = J(θ)ᵀ g: the chain rule's next step with the given upstream gradient.
-        const { value, grads } = tf.variableGrads(
-          () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, g)) as tf.Scalar,
-          weights,
+        // The forward pass repeats trainingEmbeddings': its moving-statistics update must not count twice.
+        const { value, grads } = await keepingState(modelState, async () =>
+          tf.variableGrads(
+            () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, g)) as tf.Scalar,
+            active(weights),
+          ),
         );
         value.dispose();
         const list = weights.map((w) => grads[w.name] ?? tf.zerosLike(w));
@@ -292,7 +356,14 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         tf.dispose([x, g]);
       }
     },
-    applyGradients(values: Float32Array): void {
+    applyGradients(values: Float32Array, state?: Float32Array): void {
+      if (state !== undefined) {
+        let at = 0;
+        for (const v of modelState) {
+          tf.tidy(() => v.assign(tf.tensor(state.subarray(at, at + v.size), v.shape)));
+          at += v.size;
+        }
+      }
       let offset = 0;
       const grads = variables.map((v, i) => {
         const t = tf.tensor(values.subarray(offset, offset + sizes[i]!).slice(), v.shape);
@@ -313,6 +384,13 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       const values = (await e.data()) as Float32Array;
       e.dispose();
       return values;
+    },
+    async modelState(): Promise<Float32Array | undefined> {
+      return stateLength > 0 ? flatten(modelState, stateLength) : undefined;
+    },
+    async beginEpoch(epoch: number): Promise<void> {
+      frozen =
+        frozenLayers.length > 0 && (config.unfreezeAfter === undefined || epoch < config.unfreezeAfter);
     },
     async weights(): Promise<Float32Array> {
       const parts = [...model.weights.map((w) => w.read()), ...lossVariables];

@@ -258,6 +258,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
   try {
     while (progress.epoch < config.epochs) {
       const epoch = progress.epoch;
+      await engine.beginEpoch?.(epoch);
       rng.setState(progress.epochRngState as RandomState);
       const order = epochOrder(size, rng);
       const epochSums: Record<string, number> = {};
