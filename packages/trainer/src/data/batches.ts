@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import { type Dataset, imageSize } from './dataset';
+import { imageSize } from './dataset';
+import { type ImageSet, isStreaming } from './split';
 
 /**
  * Per-channel normalisation applied to pixels scaled to [0, 1]: x = (pixel / 255 − mean[c]) / std[c].
@@ -47,7 +48,7 @@ export function batchCount(size: number, batchSize: number, dropLast = false): n
  * for (const b of iterateBatches(train, { batchSize: 128, order: epochOrder(n, rng) }))
  *   tf.tidy(() => step(tf.tensor4d(b.images, [b.size, 28, 28, 1]), b.labels));
  */
-export function* iterateBatches(dataset: Dataset, options: BatchOptions): Generator<Batch> {
+export function* iterateBatches(dataset: ImageSet, options: BatchOptions): Generator<Batch> {
   const { batchSize, dropLast = false, startBatch = 0, normalization = UNIT_NORMALIZATION } = options;
   const count = dataset.labels.length;
   const order = options.order ?? Int32Array.from({ length: count }, (_, i) => i);
@@ -84,25 +85,30 @@ export function* iterateBatches(dataset: Dataset, options: BatchOptions): Genera
   );
   const size = imageSize(dataset);
   const total = batchCount(count, batchSize, dropLast);
+  const scratch = new Uint8Array(isStreaming(dataset) ? batchSize * size : 0);
   for (let b = startBatch; b < total; b++) {
     const start = b * batchSize;
     const n = Math.min(batchSize, count - start);
     const images = new Float32Array(n * size);
     const labels = new Int32Array(n);
     const indices = order.slice(start, start + n);
+    // a streamed split reads the batch's images into one scratch buffer, then converts the same way
+    const streamed = isStreaming(dataset);
+    if (streamed) dataset.readImages(indices, scratch);
+    const pixels = streamed ? scratch : dataset.images;
     for (let i = 0; i < n; i++) {
       const index = indices[i]!;
       labels[i] = dataset.labels[index]!;
-      const src = index * size;
+      const src = (streamed ? i : index) * size;
       const dst = i * size;
       if (channels === 1) {
         const s = scale[0]!;
         const t = shift[0]!;
-        for (let p = 0; p < size; p++) images[dst + p] = dataset.images[src + p]! * s + t;
+        for (let p = 0; p < size; p++) images[dst + p] = pixels[src + p]! * s + t;
       } else {
         for (let p = 0; p < size; p++) {
           const c = p % channels;
-          images[dst + p] = dataset.images[src + p]! * scale[c]! + shift[c]!;
+          images[dst + p] = pixels[src + p]! * scale[c]! + shift[c]!;
         }
       }
     }

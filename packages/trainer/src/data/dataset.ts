@@ -1,4 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
+import type { ImageList } from './image-cache';
 
 /** Which half of a dataset to read. */
 export type Split = 'train' | 'test';
@@ -21,12 +22,36 @@ export interface Dataset {
   readonly classes: readonly string[];
 }
 
+/** Options of a format that has choices (each loader reads the ones it knows). */
+export interface FormatOptions {
+  /** CIFAR-100: `fine` (100 classes, default) or `coarse` (20 superclasses). */
+  readonly labelSet?: 'fine' | 'coarse';
+  /** Image folders without a split: the seeded, stratified share of each class held out as test. */
+  readonly testFraction?: number;
+  /** Seed of the test fraction's draw. */
+  readonly seed?: number;
+  /** SVHN: add `extra_32x32.mat` to the training split. */
+  readonly extra?: boolean;
+  /** Leave out a class folder without images instead of failing. */
+  readonly skipBadImages?: boolean;
+}
+
 /** Options every dataset loader accepts. */
-export interface LoadDatasetOptions {
+export interface LoadDatasetOptions extends FormatOptions {
   readonly name: string;
   /** The folder holding the dataset's files; defaults to the loader's `defaultDir()`. */
   readonly dir?: string;
   readonly split: Split;
+}
+
+/** What a format suggests when the user does not say: input size, channels, normalisation. */
+export interface DatasetDefaults {
+  /** Square side images are resized to (formats of mixed sizes need one). */
+  readonly imageSize?: number;
+  readonly channels?: number;
+  /** Per-channel mean and std of `pixel / 255`. */
+  readonly mean?: readonly number[];
+  readonly std?: readonly number[];
 }
 
 /**
@@ -39,7 +64,13 @@ export interface DatasetLoader {
   readonly description: string;
   /** Where the files are when the user gives no folder, or undefined when there is no such place. */
   defaultDir?(): string | undefined;
-  load(options: { dir: string; split: Split }): Promise<Dataset>;
+  /** The format's suggested input size, channels and normalisation. */
+  readonly defaults?: DatasetDefaults;
+  /**
+   * Reads one split: its pixels ({@link Dataset}), or the list of its image files
+   * (`ImageList`) for formats stored as JPEG/PNG files, decoded and cached by `openSplit`.
+   */
+  load(options: FormatOptions & { dir: string; split: Split }): Promise<Dataset | ImageList>;
 }
 
 /** Pixels per image (height × width × channels). */

@@ -15,7 +15,9 @@ export {
 } from './convert';
 export {
   type Dataset,
+  type DatasetDefaults,
   type DatasetLoader,
+  type FormatOptions,
   imageSize,
   type LoadDatasetOptions,
   type Split,
@@ -31,6 +33,14 @@ export {
 } from './fit';
 export { encodeIdx, type IdxArray, type IdxDtype, isGzip, parseIdx, readIdxFile } from './idx';
 export {
+  defaultCacheDir,
+  type ImageCacheOptions,
+  type ImageList,
+  isImageList,
+  openImageList,
+} from './image-cache';
+export { IMAGE_EXTENSIONS, imageFolderLoader, listImageFolder } from './image-folder';
+export {
   DEBIAN_FASHION_MNIST_DIR,
   FASHION_MNIST_CLASSES,
   fashionMnistLoader,
@@ -41,10 +51,21 @@ export {
 } from './mnist';
 export {
   changesInput,
+  datasetDefaults,
   getDatasetLoader,
   listDatasets,
   loadDataset,
-  loadSplit,
+  type OpenSplitOptions,
+  openSplit,
   registerDataset,
 } from './registry';
 export { epochOrder, limitIndices, sampleShots } from './sampling';
+export {
+  allImages,
+  fileSplit,
+  type ImageSet,
+  isStreaming,
+  readImages,
+  type StreamingSplit,
+  subsetSplit,
+} from './split';

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { writeNpy } from '@anchorage/retrieval';
 import onnxProto from 'onnx-proto';
-import { loadSplit } from '../data';
+import { isStreaming, openSplit, readImages } from '../data';
 import { type BundleInput, readBundle } from './bundle';
 import { loadOnnxRuntime } from './onnx-runtime';
 
@@ -137,6 +137,8 @@ export interface EmbedDatasetOptions {
   /** Images per onnxruntime call. Default 256. */
   batchSize?: number;
   threads?: number;
+  /** false: decode image files into a temporary file instead of the reusable cache. */
+  cache?: boolean;
   /** Called after each batch with the images embedded so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -169,29 +171,37 @@ export async function embedDataset(
   try {
     const { height, width, channels, fit } = embedder.input;
     // the dataset's images brought to the model's input, as training and evaluation did
-    const dataset = await loadSplit({
+    const dataset = await openSplit({
       name: options.dataset,
       split: options.split ?? 'train',
       ...(options.data === undefined ? {} : { dir: options.data }),
       ...(height === width ? { input: { imageSize: height, channels, fit: fit ?? 'fill' } } : {}),
+      ...(options.cache === undefined ? {} : { cache: options.cache }),
     });
-    if (dataset.height !== height || dataset.width !== width || dataset.channels !== channels) {
-      throw new AnchorageError(
-        'DIMENSION_MISMATCH',
-        `dataset images are ${dataset.height}×${dataset.width}×${dataset.channels}, the model takes ${height}×${width}×${channels}`,
-        { argument: 'dataset', value: options.dataset },
-      );
-    }
     const size = height * width * channels;
     const count = dataset.labels.length;
     const vectors = new Float32Array(count * embedder.dim);
-    for (let start = 0; start < count; start += batchSize) {
-      const n = Math.min(batchSize, count - start);
-      vectors.set(
-        await embedder.embed(dataset.images.subarray(start * size, (start + n) * size), n),
-        start * embedder.dim,
-      );
-      options.onProgress?.(start + n, count);
+    try {
+      if (dataset.height !== height || dataset.width !== width || dataset.channels !== channels) {
+        throw new AnchorageError(
+          'DIMENSION_MISMATCH',
+          `dataset images are ${dataset.height}×${dataset.width}×${dataset.channels}, the model takes ${height}×${width}×${channels}`,
+          { argument: 'dataset', value: options.dataset },
+        );
+      }
+      const pixels = new Uint8Array(batchSize * size);
+      for (let start = 0; start < count; start += batchSize) {
+        const n = Math.min(batchSize, count - start);
+        readImages(
+          dataset,
+          Int32Array.from({ length: n }, (_, i) => start + i),
+          pixels,
+        );
+        vectors.set(await embedder.embed(pixels.subarray(0, n * size), n), start * embedder.dim);
+        options.onProgress?.(start + n, count);
+      }
+    } finally {
+      if (isStreaming(dataset)) dataset.close();
     }
     const labelsPath = options.labelsOut ?? labelsPathFor(options.out);
     await writeNpy(options.out, vectors, [count, embedder.dim]);

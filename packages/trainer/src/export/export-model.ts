@@ -1,6 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import type * as tf from '@tensorflow/tfjs';
-import type { ImageFit } from '../data';
+import { type ImageFit, isStreaming } from '../data';
 import { loadCheckpoint, modelFromSnapshot } from '../train/checkpoint';
 import { classMeans } from '../train/class-means';
 import { retrievalEmbeddings } from '../train/evaluate';
@@ -103,8 +103,12 @@ export async function exportCheckpointBundle(
     let anchors = snapshot.classAnchors;
     if (anchors === undefined) {
       const trainSet = await loadTrainingSet(c);
-      const vectors = await retrievalEmbeddings(model, trainSet, state);
-      anchors = classMeans(vectors, trainSet.labels, trainSet.classes.length, state.dim);
+      try {
+        const vectors = await retrievalEmbeddings(model, trainSet, state);
+        anchors = classMeans(vectors, trainSet.labels, trainSet.classes.length, state.dim);
+      } finally {
+        if (isStreaming(trainSet)) trainSet.close();
+      }
     }
     return await exportModelBundle(out, {
       model,

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
-import { IMAGE_FITS, type ImageFit } from '../data';
+import { IMAGE_FITS, type ImageFit, listDatasets } from '../data';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { addBackboneOptions } from '../models/cli-options';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
@@ -54,6 +54,11 @@ interface TrainFlags {
   imageSize?: number;
   channels?: number;
   fit?: ImageFit;
+  labelSet?: 'fine' | 'coarse';
+  testFraction?: number;
+  extra?: boolean;
+  skipBadImages?: boolean;
+  cache: boolean;
   out: string;
   resume?: boolean;
   quiet?: boolean;
@@ -151,9 +156,30 @@ export function registerTrainCommands(program: Command): void {
   const trainCommand = program
     .command('train')
     .description('train a backbone with a metric-learning loss (CAM by default) and the loss’s own variables')
-    .requiredOption('--dataset <name>', 'dataset: mnist | fashion-mnist')
+    .requiredOption('--dataset <name>', `dataset: ${listDatasets().join(' | ')}`)
     .option('--data <dir>', "dataset folder (default: the dataset's default folder)")
-    .option('--backbone <name>', 'a backbone (listed below) or a tfjs layers model.json to fine-tune', d.backbone)
+    .addOption(
+      new Option('--label-set <set>', 'CIFAR-100: fine (100 classes) or coarse (20 superclasses)').choices([
+        'fine',
+        'coarse',
+      ]),
+    )
+    .option(
+      '--test-fraction <f>',
+      'image folder without a train/test split: seeded, stratified test share of each class (default 0.2)',
+      number,
+    )
+    .option('--extra', 'SVHN: train on extra_32x32.mat too')
+    .option(
+      '--skip-bad-images',
+      'leave out unreadable images and empty class folders (counted) instead of failing',
+    )
+    .option('--no-cache', 'decode image files into a temporary file instead of the reusable on-disk cache')
+    .option(
+      '--backbone <name>',
+      'a backbone (listed below) or a tfjs layers model.json to fine-tune',
+      d.backbone,
+    )
     .addOption(new Option('--loss <name>', 'loss (options below)').choices(listLosses()).default(d.loss))
     .option('--epochs <n>', 'epochs', integer, d.epochs)
     .option('--batch-size <n>', 'batch size', integer, d.batchSize)
@@ -230,6 +256,11 @@ export function registerTrainCommands(program: Command): void {
         imageSize: flags.imageSize,
         channels: flags.channels,
         fit: flags.fit,
+        labelSet: flags.labelSet,
+        testFraction: flags.testFraction,
+        extra: flags.extra,
+        skipBadImages: flags.skipBadImages,
+        cache: flags.cache === false ? false : undefined,
       };
       if (resume) {
         // A resumed run keeps its recorded config; only flags given explicitly may change it.

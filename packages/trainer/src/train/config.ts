@@ -1,5 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import { checkInputOptions, type ImageFit, type Normalization } from '../data';
+import { checkInputOptions, datasetDefaults, type ImageFit, type Normalization } from '../data';
 import { getLossFactory, resolveLossOptions } from '../losses/registry';
 import { isModelFile } from '../models/own-model';
 import { listBackbones, resolveBackboneOptions } from '../models/registry';
@@ -53,6 +53,41 @@ export interface TrainConfig {
   channels?: number;
   /** How images of another size are brought to `imageSize` (`--fit`); unset: `cover`. */
   fit?: ImageFit;
+  /** CIFAR-100's labels: `fine` (default) or `coarse` (`--label-set`). */
+  labelSet?: 'fine' | 'coarse';
+  /** Image folders without a split: the seeded, stratified test share of each class (`--test-fraction`). */
+  testFraction?: number;
+  /** SVHN: train on `extra_32x32.mat` too (`--extra`). */
+  extra?: boolean;
+  /** Leave out unreadable images and empty class folders, counted, instead of failing (`--skip-bad-images`). */
+  skipBadImages?: boolean;
+  /** false: decode image files into a temporary file instead of the reusable cache (`--no-cache`). */
+  cache?: boolean;
+}
+
+/** The fields of a config that only some datasets read; absent when unset. */
+const OPTIONAL_FIELDS = [
+  'imageSize',
+  'channels',
+  'fit',
+  'labelSet',
+  'testFraction',
+  'extra',
+  'skipBadImages',
+  'cache',
+] as const;
+
+/**
+ * The normalisation a dataset suggests for the channels used (its format's mean and std, e.g.
+ * CIFAR's), else the centring default.
+ */
+export function defaultNormalization(dataset: string, channels: number | undefined): Normalization {
+  const d = datasetDefaults(dataset);
+  const used = channels ?? d.channels;
+  if (d.mean && d.std && used !== undefined && d.mean.length === used && d.std.length === used) {
+    return { mean: [...d.mean], std: [...d.std] };
+  }
+  return DEFAULT_TRAIN_CONFIG.normalization;
 }
 
 /** Defaults of the CLI and of {@link resolveTrainConfig}; the loss's options default as its factory says. */
@@ -124,7 +159,12 @@ function resolveBackboneConfig(c: TrainConfig, given: Record<string, unknown> | 
 /** Fills in the defaults and validates every field, throwing `AnchorageError` naming the bad one. */
 export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   const { lossOptions, lossLr, backboneOptions, ...rest } = input;
-  const base = { ...DEFAULT_TRAIN_CONFIG, data: undefined, ...rest };
+  const base = {
+    ...DEFAULT_TRAIN_CONFIG,
+    data: undefined,
+    ...rest,
+    normalization: rest.normalization ?? defaultNormalization(input.dataset, input.channels),
+  };
   if (typeof base.dataset !== 'string' || base.dataset === '')
     fail('dataset', base.dataset, 'a dataset name');
   const factory = getLossFactory(base.loss);
@@ -144,7 +184,11 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   positiveInt('workers', c.workers);
   resolveBackboneConfig(c, backboneOptions);
   checkInputOptions(c);
-  // unset input fields stay absent so that a checkpoint's state.json records only what was asked
-  for (const key of ['imageSize', 'channels', 'fit'] as const) if (c[key] === undefined) delete c[key];
+  if (c.labelSet !== undefined && c.labelSet !== 'fine' && c.labelSet !== 'coarse')
+    fail('labelSet', c.labelSet, '"fine" or "coarse"');
+  if (c.testFraction !== undefined && !(c.testFraction > 0 && c.testFraction < 1))
+    fail('testFraction', c.testFraction, 'a number in (0, 1)');
+  // unset optional fields stay absent so that a checkpoint's state.json records only what was asked
+  for (const key of OPTIONAL_FIELDS) if (c[key] === undefined) delete c[key];
   return c;
 }

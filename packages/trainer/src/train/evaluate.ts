@@ -1,17 +1,16 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import {
-  changesInput,
-  convertDataset,
-  type Dataset,
+  allImages,
+  type ImageSet,
   type InputOptions,
   imageSize,
+  isStreaming,
   iterateBatches,
-  loadDataset,
   type Normalization,
+  type OpenSplitOptions,
+  openSplit,
   sampleShots,
-  subset,
-  targetGeometry,
 } from '../data';
 import { l2NormalizeRowsInPlace } from '../losses';
 import { type CheckpointState, loadCheckpoint, modelFromSnapshot } from './checkpoint';
@@ -27,7 +26,7 @@ import {
 /** Embeds every image of a dataset (in order) with a model: N×d row-major. */
 export async function embedWithModel(
   model: tf.LayersModel,
-  dataset: Dataset,
+  dataset: ImageSet,
   normalization: Normalization,
   batchSize = 256,
 ): Promise<Float32Array> {
@@ -77,7 +76,7 @@ export async function loadCheckpointModel(path: string): Promise<LoadedCheckpoin
  */
 export async function retrievalEmbeddings(
   model: tf.LayersModel,
-  dataset: Dataset,
+  dataset: ImageSet,
   state: Pick<CheckpointState, 'input' | 'embedding' | 'dim'>,
 ): Promise<Float32Array> {
   const vectors = await embedWithModel(model, dataset, { mean: state.input.mean, std: state.input.std });
@@ -110,23 +109,26 @@ async function splits(
   dir: string | undefined,
   shots: { shots: number; seed: number } | undefined,
   input: InputOptions | undefined,
-): Promise<{ database: Dataset; queries: Dataset }> {
-  let [database, queries] = await Promise.all([
-    loadDataset({ name, dir, split: 'train' }),
-    loadDataset({ name, dir, split: 'test' }),
-  ]);
+  options: Omit<OpenSplitOptions, 'name' | 'dir' | 'split' | 'input'>,
+): Promise<{ database: ImageSet; queries: ImageSet }> {
   // the evaluation protocol (apps/docs/src/concepts/evaluation.md): a few-shot model's database is the same reduced split it was trained on.
-  if (shots)
-    database = subset(
-      database,
-      sampleShots(database.labels, shots.shots, shots.seed, database.classes.length),
-    );
-  if (changesInput(input)) {
-    // after the few-shot cut: only the images evaluated are resized
-    database = await convertDataset(database, targetGeometry(database, input!));
-    queries = await convertDataset(queries, targetGeometry(queries, input!));
-  }
+  const pick = shots
+    ? (labels: Int32Array, classCount: number) => sampleShots(labels, shots.shots, shots.seed, classCount)
+    : undefined;
+  const database = await openSplit({
+    ...options,
+    name,
+    dir,
+    split: 'train',
+    input,
+    ...(pick ? { pick } : {}),
+  });
+  const queries = await openSplit({ ...options, name, dir, split: 'test', input });
   return { database, queries };
+}
+
+function closeAll(...sets: ImageSet[]): void {
+  for (const set of sets) if (isStreaming(set)) set.close();
 }
 
 /**
@@ -155,43 +157,56 @@ export async function evaluateCheckpoint(options: {
     // the images the model was trained on: converted as the checkpoint's input says
     const { height, width, channels, fit } = state.input;
     const input = height === width ? { imageSize: height, channels, fit } : undefined;
-    const { database, queries } = await splits(name, dir, shots, input);
-    const classes = database.classes.length;
-    if (classes !== state.dataset.classes) {
-      throw new AnchorageError(
-        'DIMENSION_MISMATCH',
-        `dataset ${name} has ${classes} classes but the checkpoint's anchors are for ${state.dataset.classes}`,
-        { argument: 'dataset', value: name },
-      );
-    }
-    log(`embedding ${database.labels.length} database and ${queries.labels.length} query images…`);
-    const dbVectors = await retrievalEmbeddings(model, database, state);
-    const queryVectors = await retrievalEmbeddings(model, queries, state);
-    const anchors = classAnchors ?? classMeans(dbVectors, database.labels, classes, state.dim);
-    log(`ranking (${((performance.now() - started) / 1000).toFixed(1)} s so far)…`);
-    const { exhaustive, twoStage } = evaluateRetrieval({
-      database: dbVectors,
-      databaseLabels: database.labels,
-      queries: queryVectors,
-      queryLabels: queries.labels,
-      dim: state.dim,
-      classes,
-      anchors,
-      probes: options.probes ?? [1, 2, 3],
-      ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
+    const c = state.config;
+    const { database, queries } = await splits(name, dir, shots, input, {
+      labelSet: c.labelSet,
+      testFraction: c.testFraction,
+      seed: c.seed,
+      extra: c.extra,
+      skipBadImages: c.skipBadImages,
+      cache: c.cache,
+      log,
     });
-    return {
-      dataset: name,
-      method: 'model',
-      databaseSize: database.labels.length,
-      querySize: queries.labels.length,
-      dim: state.dim,
-      ...exhaustive,
-      twoStage,
-      classAnchors: state.classAnchors,
-      wallMs: performance.now() - started,
-      training: { config: state.config, progress: state.progress, backend: state.backend },
-    };
+    try {
+      const classes = database.classes.length;
+      if (classes !== state.dataset.classes) {
+        throw new AnchorageError(
+          'DIMENSION_MISMATCH',
+          `dataset ${name} has ${classes} classes but the checkpoint's anchors are for ${state.dataset.classes}`,
+          { argument: 'dataset', value: name },
+        );
+      }
+      log(`embedding ${database.labels.length} database and ${queries.labels.length} query images…`);
+      const dbVectors = await retrievalEmbeddings(model, database, state);
+      const queryVectors = await retrievalEmbeddings(model, queries, state);
+      const anchors = classAnchors ?? classMeans(dbVectors, database.labels, classes, state.dim);
+      log(`ranking (${((performance.now() - started) / 1000).toFixed(1)} s so far)…`);
+      const { exhaustive, twoStage } = evaluateRetrieval({
+        database: dbVectors,
+        databaseLabels: database.labels,
+        queries: queryVectors,
+        queryLabels: queries.labels,
+        dim: state.dim,
+        classes,
+        anchors,
+        probes: options.probes ?? [1, 2, 3],
+        ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
+      });
+      return {
+        dataset: name,
+        method: 'model',
+        databaseSize: database.labels.length,
+        querySize: queries.labels.length,
+        dim: state.dim,
+        ...exhaustive,
+        twoStage,
+        classAnchors: state.classAnchors,
+        wallMs: performance.now() - started,
+        training: { config: state.config, progress: state.progress, backend: state.backend },
+      };
+    } finally {
+      closeAll(database, queries);
+    }
   } finally {
     model.dispose();
   }
@@ -206,15 +221,25 @@ export async function evaluatePixelBaseline(options: {
   data?: string;
   /** Convert the images first (`--image-size`, `--channels`, `--fit`). */
   input?: InputOptions;
+  /** Format options (`--label-set`, `--test-fraction`, …). */
+  formatOptions?: Omit<OpenSplitOptions, 'name' | 'dir' | 'split' | 'input'>;
 }): Promise<EvalReport> {
   const started = performance.now();
-  const { database, queries } = await splits(options.dataset, options.data, undefined, options.input);
+  const { database, queries } = await splits(
+    options.dataset,
+    options.data,
+    undefined,
+    options.input,
+    options.formatOptions ?? {},
+  );
   const dim = imageSize(database);
-  const toFloat = (d: Dataset) => Float32Array.from(d.images, (p) => p / 255);
+  const toFloat = (d: ImageSet) => Float32Array.from(allImages(d), (p) => p / 255);
+  const [databasePixels, queryPixels] = [toFloat(database), toFloat(queries)];
+  closeAll(database, queries);
   const { exhaustive } = evaluateRetrieval({
-    database: toFloat(database),
+    database: databasePixels,
     databaseLabels: database.labels,
-    queries: toFloat(queries),
+    queries: queryPixels,
     queryLabels: queries.labels,
     dim,
     classes: database.classes.length,

@@ -5,16 +5,16 @@ import type { BackendRequest } from '../backends';
 import {
   batchCount,
   changesInput,
-  convertDataset,
-  type Dataset,
   epochOrder,
+  type ImageFit,
+  type ImageSet,
   type InputOptions,
+  isStreaming,
   iterateBatches,
   limitIndices,
-  loadDataset,
+  type OpenSplitOptions,
+  openSplit,
   sampleShots,
-  subset,
-  targetGeometry,
 } from '../data';
 import { l2NormalizeRowsInPlace } from '../losses';
 import { Random, type RandomState } from '../random';
@@ -102,18 +102,50 @@ export function inputOptions(config: Pick<TrainConfig, 'imageSize' | 'channels' 
   return { imageSize: config.imageSize, channels: config.channels, fit: config.fit };
 }
 
-/** The training split after `shots` and `limit`, exactly as the run sees it. */
-export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
-  let train = await loadDataset({ name: config.dataset, dir: config.data, split: 'train' });
-  if (config.shots !== undefined) {
-    train = subset(train, sampleShots(train.labels, config.shots, config.seed, train.classes.length));
-  }
-  if (config.limit !== undefined && config.limit < train.labels.length) {
-    train = subset(train, limitIndices(train.labels.length, config.limit, config.seed));
-  }
-  // converted after shots and limit: only the images the run uses are resized
-  const input = inputOptions(config);
-  return changesInput(input) ? convertDataset(train, targetGeometry(train, input)) : train;
+/** The format and cache options a config records (`--label-set`, `--test-fraction`, …). */
+export function splitOptions(
+  config: TrainConfig,
+): Pick<OpenSplitOptions, 'labelSet' | 'testFraction' | 'seed' | 'extra' | 'skipBadImages' | 'cache'> {
+  return {
+    labelSet: config.labelSet,
+    testFraction: config.testFraction,
+    seed: config.seed,
+    extra: config.extra,
+    skipBadImages: config.skipBadImages,
+    cache: config.cache,
+  };
+}
+
+/**
+ * The training split after `shots` and `limit`, exactly as the run sees it: only the images kept
+ * are converted or decoded. Close it (`isStreaming(set) && set.close()`) when done.
+ */
+export async function loadTrainingSet(
+  config: TrainConfig,
+  options: { log?: (line: string) => void } = {},
+): Promise<ImageSet> {
+  const { shots, limit, seed } = config;
+  return openSplit({
+    name: config.dataset,
+    dir: config.data,
+    split: 'train',
+    input: inputOptions(config),
+    ...splitOptions(config),
+    ...(options.log ? { log: options.log } : {}),
+    pick: (labels, classCount) => {
+      let kept: Int32Array = Int32Array.from({ length: labels.length }, (_, i) => i);
+      if (shots !== undefined) kept = sampleShots(labels, shots, seed, classCount);
+      if (limit !== undefined && limit < kept.length) {
+        kept = Int32Array.from(limitIndices(kept.length, limit, seed), (i) => kept[i]!);
+      }
+      return kept;
+    },
+  });
+}
+
+/** The fit policy a split was resized with; undefined when it kept the dataset's own size. */
+export function fitUsed(config: TrainConfig, set: ImageSet): ImageFit | undefined {
+  return isStreaming(set) || changesInput(inputOptions(config)) ? (config.fit ?? 'cover') : undefined;
 }
 
 /**
@@ -122,7 +154,7 @@ export async function loadTrainingSet(config: TrainConfig): Promise<Dataset> {
  */
 async function trainingClassMeans(
   engine: TrainingEngine,
-  trainSet: Dataset,
+  trainSet: ImageSet,
   config: TrainConfig,
 ): Promise<Float32Array> {
   const classes = trainSet.classes.length;
@@ -179,7 +211,8 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
     if (options.resume) log(`no checkpoint in ${options.out}: starting a new run`);
   }
 
-  const trainSet = await loadTrainingSet(config);
+  const trainSet = await loadTrainingSet(config, { log });
+  const fit = fitUsed(config, trainSet);
   const inputShape: [number, number, number] = [trainSet.height, trainSet.width, trainSet.channels];
   const classes = trainSet.classes.length;
   const size = trainSet.labels.length;
@@ -221,7 +254,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         channels: inputShape[2],
         mean: [...config.normalization.mean],
         std: [...config.normalization.std],
-        ...(changesInput(inputOptions(config)) ? { fit: config.fit ?? 'cover' } : {}),
+        ...(fit ? { fit } : {}),
       },
       dim: config.dim,
       embedding: engine.embedding,
@@ -356,5 +389,6 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
   } finally {
     reporter.stop();
     await engine.dispose();
+    if (isStreaming(trainSet)) trainSet.close();
   }
 }
