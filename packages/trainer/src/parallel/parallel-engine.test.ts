@@ -1,4 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { registerBackbone } from '../models';
 import { Random } from '../random';
 import { firstStepGradient } from '../train/adam-test-support';
 import { resolveTrainConfig } from '../train/config';
@@ -98,5 +100,48 @@ describe('createParallelEngine', () => {
       const unweighted = full.map((_: number, k: number) => (halves[0]![k]! + halves[1]![k]!) / 2);
       expect(maxAbsDiff(unweighted, full) / scale).toBeGreaterThan(1e-3);
     });
+  });
+
+  it('trains a backbone registered at run time (with batch norm): replicas keep identical weights and moving statistics', async () => {
+    // Registered on this thread only: the workers' own module instances have never heard of it.
+    const unregister = registerBackbone({
+      name: 'runtime-bn',
+      description: 'conv–BN–ReLU–GAP–dense, registered by the test',
+      create: ({ inputShape: shape, dim, seed }) =>
+        tf.sequential({
+          layers: [
+            tf.layers.conv2d({
+              inputShape: [...shape],
+              filters: 8,
+              kernelSize: 3,
+              useBias: false,
+              kernelInitializer: tf.initializers.heNormal({ seed }),
+            }),
+            tf.layers.batchNormalization({ momentum: 0.5 }),
+            tf.layers.reLU(),
+            tf.layers.globalAveragePooling2d({}),
+            tf.layers.dense({
+              units: dim,
+              kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+            }),
+          ],
+        }),
+    });
+    try {
+      const runtime = resolveTrainConfig({ ...config, dataset: 'synthetic', backbone: 'runtime-bn' });
+      await withTwinEngines({ config: runtime, inputShape, classes }, async (parallel) => {
+        const [before] = await parallel.weights();
+        for (let step = 0; step < 2; step++)
+          expect((await parallel.step(batch(30 + step, 7))).applied).toBe(true);
+        const [w0, w1] = await parallel.weights();
+        expect(maxAbsDiff(w0!, w1!)).toBe(0);
+        // the moving statistics moved (momentum 0.5): the mean starts at 0, the variance at 1
+        const layers = (await parallel.snapshot()).model.weights.specs.map((s) => s.name);
+        expect(layers.some((n) => n.endsWith('moving_mean'))).toBe(true);
+        expect(maxAbsDiff(w0!, before!)).toBeGreaterThan(1e-3);
+      });
+    } finally {
+      unregister();
+    }
   });
 });

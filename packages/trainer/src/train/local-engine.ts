@@ -181,7 +181,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   const variables = [...weights, ...lossTrainables];
   const sizes = variables.map((v) => v.size);
   // --freeze N: the first N layers' weights (moving statistics included) stay as they are until
-  // epoch unfreezeAfter; their gradients are neither computed nor applied (zeros in the flat layout).
+  // epoch unfreezeAfter; their gradients are not computed (zeros in the flat layout).
   const frozenLayers = model.layers
     .filter((l) => l.getClassName() !== 'InputLayer')
     .slice(0, config.freeze ?? 0);
@@ -260,10 +260,9 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   };
 
   const apply = (grads: readonly tf.Tensor[]): void => {
-    const updates = weights.map((w, i) => ({ name: w.name, tensor: grads[i]! }));
-    modelOptimizer.applyGradients(
-      frozen ? updates.filter((_, i) => !frozenIds.has(weights[i]!.id)) : updates,
-    );
+    // Frozen weights get zero gradients: with Adam's moments still zero that moves them by exactly
+    // 0, and the list keeps its order (tfjs keeps optimiser slots by position).
+    modelOptimizer.applyGradients(weights.map((w, i) => ({ name: w.name, tensor: grads[i]! })));
     if (lossTrainables.length > 0) {
       lossOptimizer.applyGradients(
         lossTrainables.map((v, i) => ({ name: v.name, tensor: grads[weights.length + i]! })),
