@@ -6,6 +6,7 @@ export {
   type Normalization,
   UNIT_NORMALIZATION,
 } from './batches';
+export { CIFAR10_CLASSES, cifar10Loader, cifar100Loader, loadCifar10, loadCifar100 } from './cifar';
 export {
   checkInputOptions,
   convertDataset,
@@ -31,6 +32,7 @@ export {
   MAX_INPUT_PIXELS,
   type RawImage,
 } from './fit';
+export { food101Loader, listFood101 } from './food101';
 export { encodeIdx, type IdxArray, type IdxDtype, isGzip, parseIdx, readIdxFile } from './idx';
 export {
   defaultCacheDir,
@@ -40,6 +42,7 @@ export {
   openImageList,
 } from './image-cache';
 export { IMAGE_EXTENSIONS, imageFolderLoader, listImageFolder } from './image-folder';
+export { type MatArray, readMat } from './mat';
 export {
   DEBIAN_FASHION_MNIST_DIR,
   FASHION_MNIST_CLASSES,
@@ -69,3 +72,5 @@ export {
   type StreamingSplit,
   subsetSplit,
 } from './split';
+export { loadSvhn, readSvhnFile, SVHN_CLASSES, svhnLoader } from './svhn';
+export { listTinyImageNet, tinyImageNetLoader } from './tiny-imagenet';

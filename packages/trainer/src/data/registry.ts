@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { createRegistry } from '../registry';
+import { cifar10Loader, cifar100Loader } from './cifar';
 import { convertDataset, type InputOptions, targetGeometry } from './convert';
 import {
   type Dataset,
@@ -8,15 +9,23 @@ import {
   type LoadDatasetOptions,
   subset,
 } from './dataset';
+import { food101Loader } from './food101';
 import { type ImageCacheOptions, type ImageList, isImageList, openImageList } from './image-cache';
 import { imageFolderLoader } from './image-folder';
 import { fashionMnistLoader, mnistLoader } from './mnist';
 import type { ImageSet } from './split';
+import { svhnLoader } from './svhn';
+import { tinyImageNetLoader } from './tiny-imagenet';
 
 const loaders = createRegistry<DatasetLoader>('dataset', [
   [mnistLoader.name, mnistLoader],
   [fashionMnistLoader.name, fashionMnistLoader],
   [imageFolderLoader.name, imageFolderLoader],
+  [cifar10Loader.name, cifar10Loader],
+  [cifar100Loader.name, cifar100Loader],
+  [svhnLoader.name, svhnLoader],
+  [food101Loader.name, food101Loader],
+  [tinyImageNetLoader.name, tinyImageNetLoader],
 ]);
 
 /** Adds (or replaces) a dataset format under `loader.name`; returns a function that undoes it. */
