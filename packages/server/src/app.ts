@@ -34,6 +34,7 @@ import {
 import {
   checkSearchCost,
   DEFAULT_SEARCH_LIMITS,
+  SearchAdmission,
   type SearchLimits,
   type SearchShape,
   searchCost,
@@ -59,7 +60,7 @@ export interface AppOptions {
    * 0.5/s; `false` turns it off.
    */
   authFailureLimit?: { perSecond: number; burst: number } | false;
-  /** Limits on one search request (results and work; see `searchCost`). */
+  /** Limits on one search request (results and work; see `searchCost`) and on the work admitted at once. */
   searchLimits?: Partial<SearchLimits>;
   /** Largest search answer in bytes of JSON, metadata included (default 64 MiB). */
   maxResponseBytes?: number;
@@ -221,6 +222,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
   const failureLimit = options.authFailureLimit ?? { perSecond: 0.5, burst: 10 };
   const failures = failureLimit ? new RateLimiter(failureLimit.perSecond, failureLimit.burst) : undefined;
   const searchLimits: SearchLimits = { ...DEFAULT_SEARCH_LIMITS, ...options.searchLimits };
+  const admission = new SearchAdmission(searchLimits.maxQueuedWork);
   const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
   const dim = bundle.dim;
   const classes = bundle.classes.length;
@@ -377,7 +379,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     } else {
       apiError = toApiError(error);
     }
-    if (apiError.status >= 500) {
+    if (apiError.code === 'OVERLOADED') c.header('Retry-After', '1');
+    if (apiError.status >= 500 && apiError.code !== 'OVERLOADED') {
       (c.var.log ?? log).error({ err: error }, 'unhandled error');
     }
     return c.json(apiError.toBody(), apiError.status);
@@ -422,10 +425,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     });
   };
 
-  /** Refuses a search whose worst case passes the limits, before any of it runs. */
+  /**
+   * Refuses a search whose worst case passes the limits, before any of it runs, or that would pass
+   * the work already admitted (the same cost bounds both); returns the function that releases it.
+   */
   const admit = async (shape: SearchShape) => {
     const bucketSizes = await catalog.bucketSizes();
-    checkSearchCost(searchCost(shape, { dim, bucketSizes }), searchLimits);
+    const cost = searchCost(shape, { dim, bucketSizes });
+    checkSearchCost(cost, searchLimits);
+    return admission.enter(cost.work);
   };
 
   const checkLabel = (label: number | undefined, argument: string) => {
@@ -548,84 +556,91 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
 
   // ---- search
   app.post('/v1/search', guard('read'), async (c) => {
-    const start = performance.now();
-    const type = c.req.header('content-type') ?? '';
-    let query: Float32Array;
-    let embedMs: number | undefined;
-    let k: number;
-    let probe: number;
-    let labels: number[] | undefined;
-    if (/^multipart\/form-data/i.test(type)) {
-      let form: Record<string, string | File | (string | File)[]>;
-      try {
-        form = await c.req.parseBody({ all: true });
-      } catch {
-        throw new ApiError(400, 'MALFORMED_JSON', 'the multipart body could not be parsed');
-      }
-      const file = form.image;
-      if (!(file instanceof File)) {
-        throw new ApiError(
-          422,
-          'VALIDATION_FAILED',
-          'multipart search needs one file field "image"',
-          'image',
-        );
-      }
-      const numberField = (name: string) => {
-        const v = form[name];
-        if (v === undefined) return undefined;
-        if (typeof v !== 'string' || !/^-?\d+$/.test(v.trim())) {
-          throw new ApiError(422, 'VALIDATION_FAILED', `${name} must be an integer`, name);
+    let leave: (() => void) | undefined;
+    try {
+      const start = performance.now();
+      const type = c.req.header('content-type') ?? '';
+      let query: Float32Array;
+      let embedMs: number | undefined;
+      let k: number;
+      let probe: number;
+      let labels: number[] | undefined;
+      if (/^multipart\/form-data/i.test(type)) {
+        let form: Record<string, string | File | (string | File)[]>;
+        try {
+          form = await c.req.parseBody({ all: true });
+        } catch {
+          throw new ApiError(400, 'MALFORMED_JSON', 'the multipart body could not be parsed');
         }
-        return Number(v);
-      };
-      const filterField = form.labels;
-      const parsed = parseWith(searchBodySchema, {
-        image: 'multipart',
-        k: numberField('k'),
-        probe: numberField('probe'),
-        filter:
-          typeof filterField === 'string' && filterField.trim() !== ''
-            ? { labels: filterField.split(',').map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : Number.NaN)) }
-            : undefined,
-      });
-      ({ k, probe } = parsed);
-      labels = parsed.filter?.labels;
-      checkProbe(probe);
-      checkFilter(labels);
-      await admit({ queries: 1, k, probe, filtered: labels !== undefined });
-      const embedded = await embedImage(new Uint8Array(await file.arrayBuffer()), 'image');
-      query = embedded.vector;
-      embedMs = embedded.ms;
-    } else {
-      const raw = await readJson(c);
-      preCheckFinite((raw as { vector?: unknown } | null)?.vector, dim, 'vector');
-      const body = parseWith(searchBodySchema, raw);
-      ({ k, probe } = body);
-      labels = body.filter?.labels;
-      checkProbe(probe);
-      checkFilter(labels);
-      await admit({ queries: 1, k, probe, filtered: labels !== undefined });
-      if ((body.vector === undefined) === (body.image === undefined)) {
-        throw new ApiError(422, 'VALIDATION_FAILED', 'give exactly one of "vector" and "image"', 'vector');
-      }
-      if (body.vector) {
-        query = toVector(body.vector, dim, 'vector');
-      } else {
-        const embedded = await embedImage(body.image!, 'image');
+        const file = form.image;
+        if (!(file instanceof File)) {
+          throw new ApiError(
+            422,
+            'VALIDATION_FAILED',
+            'multipart search needs one file field "image"',
+            'image',
+          );
+        }
+        const numberField = (name: string) => {
+          const v = form[name];
+          if (v === undefined) return undefined;
+          if (typeof v !== 'string' || !/^-?\d+$/.test(v.trim())) {
+            throw new ApiError(422, 'VALIDATION_FAILED', `${name} must be an integer`, name);
+          }
+          return Number(v);
+        };
+        const filterField = form.labels;
+        const parsed = parseWith(searchBodySchema, {
+          image: 'multipart',
+          k: numberField('k'),
+          probe: numberField('probe'),
+          filter:
+            typeof filterField === 'string' && filterField.trim() !== ''
+              ? {
+                  labels: filterField.split(',').map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : Number.NaN)),
+                }
+              : undefined,
+        });
+        ({ k, probe } = parsed);
+        labels = parsed.filter?.labels;
+        checkProbe(probe);
+        checkFilter(labels);
+        leave = await admit({ queries: 1, k, probe, filtered: labels !== undefined });
+        const embedded = await embedImage(new Uint8Array(await file.arrayBuffer()), 'image');
         query = embedded.vector;
         embedMs = embedded.ms;
+      } else {
+        const raw = await readJson(c);
+        preCheckFinite((raw as { vector?: unknown } | null)?.vector, dim, 'vector');
+        const body = parseWith(searchBodySchema, raw);
+        ({ k, probe } = body);
+        labels = body.filter?.labels;
+        checkProbe(probe);
+        checkFilter(labels);
+        leave = await admit({ queries: 1, k, probe, filtered: labels !== undefined });
+        if ((body.vector === undefined) === (body.image === undefined)) {
+          throw new ApiError(422, 'VALIDATION_FAILED', 'give exactly one of "vector" and "image"', 'vector');
+        }
+        if (body.vector) {
+          query = toVector(body.vector, dim, 'vector');
+        } else {
+          const embedded = await embedImage(body.image!, 'image');
+          query = embedded.vector;
+          embedMs = embedded.ms;
+        }
       }
+      const searchStart = performance.now();
+      const [result] = await catalog.search(query, { k, probe, labels, maxResponseBytes });
+      const end = performance.now();
+      const timing: { totalMs: number; embedMs?: number; searchMs: number } = {
+        totalMs: end - start,
+        searchMs: end - searchStart,
+      };
+      if (embedMs !== undefined) timing.embedMs = embedMs;
+      return c.json({ ...present(result!), timing });
+    } finally {
+      leave?.();
     }
-    const searchStart = performance.now();
-    const [result] = await catalog.search(query, { k, probe, labels, maxResponseBytes });
-    const end = performance.now();
-    const timing: { totalMs: number; embedMs?: number; searchMs: number } = {
-      totalMs: end - start,
-      searchMs: end - searchStart,
-    };
-    if (embedMs !== undefined) timing.embedMs = embedMs;
-    return c.json({ ...present(result!), timing });
   });
   register({
     method: 'post',
@@ -669,23 +684,29 @@ export function createApp(deps: AppDeps): OpenAPIHono<Env> {
     const body = parseWith(batchSearchBodySchema, raw);
     checkProbe(body.probe);
     checkFilter(body.filter?.labels);
-    await admit({
+    const leave = await admit({
       queries: body.vectors.length,
       k: body.k,
       probe: body.probe,
       filtered: body.filter !== undefined,
     });
-    const queries = new Float32Array(body.vectors.length * dim);
-    body.vectors.forEach((v, i) => {
-      queries.set(toVector(v, dim, `vectors[${i}]`), i * dim);
-    });
-    const searchStart = performance.now();
-    const results = await catalog.search(queries, {
-      k: body.k,
-      probe: body.probe,
-      labels: body.filter?.labels,
-      maxResponseBytes,
-    });
+    let results: CatalogResult[];
+    let searchStart: number;
+    try {
+      const queries = new Float32Array(body.vectors.length * dim);
+      body.vectors.forEach((v, i) => {
+        queries.set(toVector(v, dim, `vectors[${i}]`), i * dim);
+      });
+      searchStart = performance.now();
+      results = await catalog.search(queries, {
+        k: body.k,
+        probe: body.probe,
+        labels: body.filter?.labels,
+        maxResponseBytes,
+      });
+    } finally {
+      leave();
+    }
     const end = performance.now();
     return c.json({
       queries: results.map(present),

@@ -53,6 +53,16 @@ const program = new Command('anchorage-serve')
     'most float32 multiply-adds one search request may cost, worst case (default 2^30)',
     integer,
   )
+  .option(
+    '--max-queued-search-work <n>',
+    'most multiply-adds of all searches admitted at once; past it a search gets 503 OVERLOADED (default 2^33)',
+    integer,
+  )
+  .option(
+    '--search-threads <n>',
+    'worker threads that run searches (0: on the HTTP thread; default: one per core, at most 15)',
+    integer,
+  )
   .option('--max-response-bytes <n>', 'largest search answer, metadata included (default 64 MiB)', integer)
   .option('--demo-samples <dir>', 'folder of JPEG/PNG/WebP images the demo page offers as sample queries')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
@@ -82,6 +92,8 @@ async function main(): Promise<void> {
     rateLimit,
     maxSearchResults: o.maxSearchResults,
     maxSearchWork: o.maxSearchWork,
+    maxQueuedSearchWork: o.maxQueuedSearchWork,
+    searchThreads: o.searchThreads,
     maxResponseBytes: o.maxResponseBytes,
     demoSamples: o.demoSamples,
     logLevel: o.logLevel,

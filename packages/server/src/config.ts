@@ -34,6 +34,9 @@ export const serverConfigSchema = z
       .default({ perSecond: 0.5, burst: 10 }),
     maxSearchResults: positiveInt.default(100_000),
     maxSearchWork: positiveInt.default(2 ** 30),
+    maxQueuedSearchWork: positiveInt.default(2 ** 33),
+    /** Search worker threads; 0 searches on the HTTP thread; absent: one per core (at most 15). */
+    searchThreads: z.coerce.number().int().min(0).max(15).optional(),
     maxResponseBytes: positiveInt.default(64 * 1024 * 1024),
     batchWindowMs: z.coerce.number().min(0).max(1000).default(2),
     maxEmbedBatch: positiveInt.default(64),

@@ -25,6 +25,7 @@ export type ApiErrorCode =
   | 'WRITES_DISABLED'
   | 'RATE_LIMITED'
   | 'NOT_READY'
+  | 'OVERLOADED'
   | 'INTERNAL';
 
 /** The JSON body of every error response: `{ error: { code, message } }`. */

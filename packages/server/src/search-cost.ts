@@ -27,19 +27,64 @@ export interface SearchCost {
   work: number;
 }
 
-/** Limits on one search request. */
+/** Limits on one search request, and on the searches admitted at once. */
 export interface SearchLimits {
   /** Most hits one answer may hold (queries × k). */
   maxResults: number;
   /** Most float32 multiply-adds one request may cost (see `searchCost`). */
   maxWork: number;
+  /**
+   * Most multiply-adds of all searches admitted and not yet answered: a search that would pass it
+   * waits for none and is refused at once (503 `OVERLOADED`, `Retry-After: 1`), so the queue in
+   * front of the search threads stays short and a burst is refused rather than served late.
+   */
+  maxQueuedWork: number;
 }
 
 /**
- * Default limits: 100,000 hits (about 10 MB of JSON before metadata) and 2^30 multiply-adds (well
- * under a second of one core), so one request cannot hold the process for long.
+ * Default limits: 100,000 hits (about 10 MB of JSON before metadata), 2^30 multiply-adds per
+ * request (well under a second of one core), 2^33 queued (about eight such requests).
  */
-export const DEFAULT_SEARCH_LIMITS: SearchLimits = { maxResults: 100_000, maxWork: 2 ** 30 };
+export const DEFAULT_SEARCH_LIMITS: SearchLimits = {
+  maxResults: 100_000,
+  maxWork: 2 ** 30,
+  maxQueuedWork: 2 ** 33,
+};
+
+/**
+ * Counts the work of the searches admitted and not yet answered, in `searchCost`'s units, and
+ * turns away one that would pass `maxQueuedWork`. One search is always admitted when none is
+ * running, so a request within `maxWork` is never refused for its size alone.
+ * @example const leave = admission.enter(cost.work); try { … } finally { leave(); }
+ */
+export class SearchAdmission {
+  private queued = 0;
+
+  constructor(private readonly maxQueuedWork: number) {}
+
+  /** Work admitted and not yet released. */
+  get work(): number {
+    return this.queued;
+  }
+
+  /** Admits `work` (throws 503 OVERLOADED when over the bound); call the returned function once when done. */
+  enter(work: number): () => void {
+    if (this.queued > 0 && this.queued + work > this.maxQueuedWork) {
+      throw new ApiError(
+        503,
+        'OVERLOADED',
+        `the searches already admitted may cost ${this.queued} multiply-adds; this one (${work}) would pass the bound of ${this.maxQueuedWork}; retry shortly`,
+      );
+    }
+    this.queued += work;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.queued -= work;
+    };
+  }
+}
 
 /**
  * The most a search may cost, from its shape and the index's bucket sizes: stage 1 compares each

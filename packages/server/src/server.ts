@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { AnchorIndex, loadIndex } from '@anchorage/retrieval';
+import { availableParallelism } from 'node:os';
+import { AnchorIndex, loadIndex, SearchPool } from '@anchorage/retrieval';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { createApp } from './app.js';
@@ -32,7 +33,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function openCatalog(config: ServerConfig, bundle: ModelBundle, log: pino.Logger): Promise<Catalog> {
+async function openCatalog(
+  config: ServerConfig,
+  bundle: ModelBundle,
+  log: pino.Logger,
+  searchPool: SearchPool | undefined,
+): Promise<Catalog> {
   if (config.store) {
     const { openPgCatalog } = await import('./pg-catalog.js');
     return openPgCatalog({ url: config.store, table: config.table, bundle, indexPath: config.index, log });
@@ -47,6 +53,7 @@ async function openCatalog(config: ServerConfig, bundle: ModelBundle, log: pino.
     indexPath: config.index,
     snapshotPath: config.db ? `${config.db}.snapshot` : undefined,
     onNotice: (message) => log.info(message),
+    searchPool,
   });
 }
 
@@ -84,7 +91,11 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
       metadataLimitBytes: config.metadataLimitBytes,
       rateLimit: config.rateLimit,
       authFailureLimit: config.authFailureLimit,
-      searchLimits: { maxResults: config.maxSearchResults, maxWork: config.maxSearchWork },
+      searchLimits: {
+        maxResults: config.maxSearchResults,
+        maxWork: config.maxSearchWork,
+        maxQueuedWork: config.maxQueuedSearchWork,
+      },
       maxResponseBytes: config.maxResponseBytes,
       demoSamples: config.demoSamples ? loadDemoSamples(config.demoSamples) : undefined,
     },
@@ -99,15 +110,25 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
   const port = (server.address() as AddressInfo).port;
   log.info({ host: config.host, port }, 'accepting connections; loading the index');
   const started = performance.now();
+  // Searches run on worker threads that read the index's shared memory, so the HTTP thread only
+  // parses, admits and answers (SQLite storage; PostgreSQL runs stage 2 itself).
+  const threads = config.store ? 0 : (config.searchThreads ?? Math.min(15, availableParallelism()));
+  const searchPool = threads > 0 ? new SearchPool({ workers: threads }) : undefined;
   try {
-    catalog.resolve(await openCatalog(config, bundle, log));
+    catalog.resolve(await openCatalog(config, bundle, log, searchPool));
   } catch (error) {
     server.close();
+    await searchPool?.close();
     await embedder?.close();
     throw error;
   }
   log.info(
-    { items: await catalog.size(), ms: performance.now() - started, storage: catalog.kind },
+    {
+      items: await catalog.size(),
+      ms: performance.now() - started,
+      storage: catalog.kind,
+      searchThreads: threads,
+    },
     'index ready',
   );
   log.info({ host: config.host, port }, 'listening');
@@ -151,6 +172,7 @@ export async function startServer(config: ServerConfig, logger?: pino.Logger): P
         });
       });
       await catalog.close();
+      await searchPool?.close();
       await embedder?.close();
       log.info('stopped');
     })();

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { AnchorageError } from '@anchorage/loss-core';
-import type { SearchResult, VectorIndex } from '@anchorage/retrieval';
+import type { SearchPool, SearchResult, VectorIndex } from '@anchorage/retrieval';
 import Database from 'better-sqlite3';
 import {
   assignBuckets,
@@ -15,6 +15,7 @@ import {
   type StoredRecord,
   searchFiltered,
 } from './catalog.js';
+import { ReadWriteLock } from './rw-lock.js';
 
 /** Builds an empty two-stage index over `anchors` (C×dim). */
 export type CreateIndex = (options: { dim: number; anchors: Float32Array }) => VectorIndex;
@@ -39,6 +40,11 @@ export interface SqliteCatalogOptions {
   snapshotPath?: string;
   /** Called with a message when the start-up took a slower path worth logging. */
   onNotice?: (message: string) => void;
+  /**
+   * Worker threads that run the searches (in-process AnchorIndex or FlatIndex only), leaving the
+   * calling thread free; without one, searches run on the calling thread.
+   */
+  searchPool?: SearchPool;
 }
 
 interface Row {
@@ -132,6 +138,13 @@ export class SqliteCatalog implements Catalog {
   readonly kind = 'sqlite';
   readonly classes: number;
   private dirty = false;
+  /**
+   * Searches hold it to read, writes to commit and apply: a search sees every write acknowledged
+   * before it started and never half of a batch, and the index is never written while worker
+   * threads read it.
+   */
+  private readonly lock = new ReadWriteLock();
+  private searchPool: SearchPool | undefined;
   private readonly stmt: {
     upsert: Database.Statement;
     clearTombstone: Database.Statement;
@@ -215,6 +228,7 @@ export class SqliteCatalog implements Catalog {
       const snapshot = path === ':memory:' ? undefined : options.snapshotPath;
       const catalog = new SqliteCatalog(db, options.createIndex({ dim, anchors }), dim, anchors, snapshot);
       await catalog.rebuild(meta, options);
+      catalog.searchPool = options.searchPool;
       return catalog;
     } catch (error) {
       db.close();
@@ -457,13 +471,15 @@ export class SqliteCatalog implements Catalog {
   async put(items: readonly ItemRecord[]): Promise<void> {
     if (items.length === 0) return;
     checkBatchIds(items);
-    this.writeRows(items);
-    this.dirty = true;
-    this.addToIndex(
-      items.map((it) => it.id),
-      concat(items, this.dim),
-      items.map((it) => it.label),
-    );
+    await this.lock.write(() => {
+      this.writeRows(items);
+      this.dirty = true;
+      this.addToIndex(
+        items.map((it) => it.id),
+        concat(items, this.dim),
+        items.map((it) => it.label),
+      );
+    });
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -479,43 +495,47 @@ export class SqliteCatalog implements Catalog {
   }
 
   async remove(id: string): Promise<boolean> {
-    let removed = false;
-    this.db.transaction(() => {
-      removed = this.stmt.remove.run(id).changes > 0;
+    return this.lock.write(() => {
+      let removed = false;
+      this.db.transaction(() => {
+        removed = this.stmt.remove.run(id).changes > 0;
+        if (removed) {
+          const { seq } = this.stmt.nextSeq.get() as { seq: number };
+          this.stmt.tombstone.run(id, seq);
+        }
+      })();
       if (removed) {
-        const { seq } = this.stmt.nextSeq.get() as { seq: number };
-        this.stmt.tombstone.run(id, seq);
+        this.dirty = true;
+        if (this.index.has(id)) this.index.remove(id);
       }
-    })();
-    if (removed) {
-      this.dirty = true;
-      if (this.index.has(id)) this.index.remove(id);
-    }
-    return removed;
+      return removed;
+    });
   }
 
   async search(queries: Float32Array, options: CatalogSearchOptions): Promise<CatalogResult[]> {
     const { k, probe } = options;
     const probeClamped = Math.min(probe, this.classes);
     const budget = new ResponseBudget(options.maxResponseBytes);
-    if (!options.labels) {
-      return this.index
-        .searchBatch(queries, { k, probe: probeClamped })
-        .map((r) => this.decorate(r, k, undefined, budget));
-    }
-    const labels = new Set(options.labels);
-    const n = queries.length / this.dim;
-    const out: CatalogResult[] = [];
-    for (let q = 0; q < n; q++) {
-      const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
-      const result = await searchFiltered(
-        (wide) => this.index.search(query, { k: wide, probe: probeClamped }),
-        k,
-        labels,
-      );
-      out.push(this.decorate(result, k, labels, budget));
-    }
-    return out;
+    const pool = this.searchPool;
+    const searchBatch = (batch: Float32Array, wide: number): Promise<SearchResult[]> | SearchResult[] =>
+      pool
+        ? pool.search(this.index, batch, { k: wide, probe: probeClamped })
+        : this.index.searchBatch(batch, { k: wide, probe: probeClamped });
+    // metadata is read under the same lock, so it belongs to the rows the search saw
+    return this.lock.read(async () => {
+      if (!options.labels) {
+        return (await searchBatch(queries, k)).map((r) => this.decorate(r, k, undefined, budget));
+      }
+      const labels = new Set(options.labels);
+      const n = queries.length / this.dim;
+      const out: CatalogResult[] = [];
+      for (let q = 0; q < n; q++) {
+        const query = queries.subarray(q * this.dim, (q + 1) * this.dim);
+        const result = await searchFiltered(async (wide) => (await searchBatch(query, wide))[0]!, k, labels);
+        out.push(this.decorate(result, k, labels, budget));
+      }
+      return out;
+    });
   }
 
   private decorate(
@@ -549,6 +569,10 @@ export class SqliteCatalog implements Catalog {
   }
 
   async close(): Promise<void> {
+    await this.lock.write(() => this.closeNow());
+  }
+
+  private async closeNow(): Promise<void> {
     if (!this.db.open) return;
     if (this.snapshotPath && this.dirty) {
       const { value } = this.db.prepare("SELECT value FROM meta WHERE key = 'seq'").get() as {
