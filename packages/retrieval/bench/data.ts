@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 
 /** A benchmark data set: database vectors with their class, anchors, and queries (row-major). */
 export interface BenchData {
@@ -200,4 +200,48 @@ export async function npyData(
     anchors,
     queries: queryVectors,
   };
+}
+
+/**
+ * `clusteredData`, kept in a file under the system's temporary folder after the first run (keyed
+ * by the options), so a 1M-item run does not spend its time drawing normal samples again.
+ */
+export async function cachedClusteredData(options: ClusteredOptions, folder: string): Promise<BenchData> {
+  const { n, dim, classes, queries: q, spread, seed } = options;
+  const file = join(folder, `clustered-n${n}-d${dim}-c${classes}-q${q}-s${spread}-seed${seed}.f32`);
+  const sizes = [classes * dim, n * dim, n, q * dim];
+  const total = sizes.reduce((a, b) => a + b, 0) * 4;
+  try {
+    const bytes = await readFile(file);
+    if (bytes.byteLength === total) {
+      const floats = new Float32Array(bytes.buffer, bytes.byteOffset, total / 4);
+      let at = 0;
+      const take = (count: number) => floats.slice(at, (at += count));
+      const anchors = take(sizes[0]!);
+      const vectors = take(sizes[1]!);
+      const labels = new Int32Array(take(sizes[2]!).buffer);
+      const queries = take(sizes[3]!);
+      return {
+        name: `clustered n=${n} d=${dim} C=${classes} spread=${spread} seed=${seed}`,
+        dim,
+        classes,
+        vectors,
+        labels,
+        anchors,
+        queries,
+      };
+    }
+  } catch {
+    // not cached yet
+  }
+  const data = clusteredData(options);
+  await mkdir(folder, { recursive: true });
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of [data.anchors, data.vectors, data.labels, data.queries]) {
+    out.set(new Uint8Array(part.buffer, part.byteOffset, part.byteLength), at);
+    at += part.byteLength;
+  }
+  await writeFile(file, out);
+  return data;
 }

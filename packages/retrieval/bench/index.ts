@@ -1,26 +1,33 @@
 /**
- * Side-by-side retrieval benchmark: FlatIndex, AnchorIndex (probe 1/2/3), hnswlib-node and, when
- * Python can import faiss, FAISS IndexFlatL2 / IndexIVFFlat, on the same data in one run.
+ * Side-by-side retrieval benchmark: FlatIndex, AnchorIndex (probe 1/2/3), hnswlib-node, USearch
+ * (exactSearch and its HNSW Index) and, when Python can import faiss, FAISS IndexFlatL2 /
+ * IndexIVFFlat, on the same data in one run. Single queries run on one thread; batches on one
+ * thread and on --threads threads (a SearchPool for ours, the peers' own thread counts).
  *
  *   pnpm --filter @anchorage/retrieval bench -- --sizes 100000 --queries 1000
  *
  * Flags: --sizes (comma list, default 100000,1000000), --queries (1000), --dim (128), --classes
  * (100), --spread (1.5), --seed (1), --npy <n×d float .npy> [--labels <n .npy>] (real embeddings
  * instead of synthetic data), --ef (hnsw ef list), --hnsw-max <n> (skip hnswlib above n items),
- * --skip-hnsw, --skip-faiss, --python <interpreter>, --out <folder for the JSON results>.
+ * --skip-hnsw, --skip-usearch, --skip-faiss, --python <interpreter>, --out <folder for the JSON
+ * results>, --threads (2), --cache <folder> (default: anchorage-bench-cache in the system's temporary
+ * folder: generated data and built HNSW graphs are kept there, so their build is paid once; a
+ * cached graph reports the build time it took when it was made).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nearestAnchorsInto } from '@anchorage/loss-core';
 import { AnchorIndex } from '../src/anchor/anchor-index.js';
+import { rankAnchors } from '../src/anchor/stage-one.js';
 import { FlatIndex } from '../src/flat/flat-index.js';
-import { simdAvailable } from '../src/kernel/index.js';
+import { RowStore, simdAvailable } from '../src/kernel/index.js';
+import { SearchPool } from '../src/pool/index.js';
 import type { SearchResult } from '../src/types.js';
-import { type BenchData, clusteredData, npyData } from './data.js';
+import { type BenchData, cachedClusteredData, npyData } from './data.js';
 import { type Latency, latency, recallAtK, timeEach, timeOnce } from './measure.js';
 
 const K = 10;
@@ -36,6 +43,9 @@ interface Row extends Latency {
   batchQps: number;
   /** Queries per CPU second of the same batch call. */
   cpuBatchQps: number;
+  /** Queries per wall second of the batch on --threads threads (process CPU in the next field). */
+  batchQpsT?: number;
+  cpuBatchQpsT?: number;
   recallAt10: number;
   /** Mean fraction of the database compared with each query in stage 2. */
   scanned: number;
@@ -60,6 +70,9 @@ const { values: flags } = parseArgs({
     'hnsw-max': { type: 'string' },
     'skip-hnsw': { type: 'boolean', default: false },
     'skip-faiss': { type: 'boolean', default: false },
+    'skip-usearch': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '2' },
+    cache: { type: 'string', default: join(tmpdir(), 'anchorage-bench-cache') },
     python: { type: 'string' },
     out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), 'results') },
   },
@@ -67,6 +80,22 @@ const { values: flags } = parseArgs({
 });
 
 const ids = (result: SearchResult) => result.hits.map((h) => h.id as number);
+const THREADS = Number(flags.threads);
+// The calling thread searches too, so THREADS threads are THREADS − 1 workers.
+const pool = THREADS > 1 ? new SearchPool({ workers: THREADS - 1 }) : undefined;
+
+/** The batch on THREADS threads through the pool (after a warm-up that hands it the index). */
+function threadedBatch(
+  index: FlatIndex | AnchorIndex,
+  queries: Float32Array,
+  options: { k: number; probe?: number },
+): Pick<Row, 'batchQpsT' | 'cpuBatchQpsT'> {
+  if (pool === undefined) return {};
+  const q = queries.length / index.dim;
+  pool.searchBatch(index, queries.subarray(0, Math.min(WARMUP * 4, q) * index.dim), options);
+  const run = timeOnce(() => pool.searchBatch(index, queries, options));
+  return { batchQpsT: q / run.seconds, cpuBatchQpsT: q / run.cpuSeconds };
+}
 
 function runFlat(data: BenchData, n: number): { row: Row; exact: number[][] } {
   const index = new FlatIndex({ dim: data.dim });
@@ -90,6 +119,7 @@ function runFlat(data: BenchData, n: number): { row: Row; exact: number[][] } {
       cpuMedianUs: latency(times.cpu).medianUs,
       batchQps: q / batch.seconds,
       cpuBatchQps: q / batch.cpuSeconds,
+      ...threadedBatch(index, data.queries, { k: K }),
       recallAt10: recallAtK(batch.value.map(ids), exact),
       scanned: 1,
     },
@@ -122,6 +152,7 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
       cpuMedianUs: latency(times.cpu).medianUs,
       batchQps: q / batch.seconds,
       cpuBatchQps: q / batch.cpuSeconds,
+      ...threadedBatch(index, data.queries, { k: K, probe }),
       recallAt10: recallAtK(found, exact),
       scanned: scanned / q / n,
     };
@@ -129,36 +160,58 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
 }
 
 /**
- * CPU median of stage 1 alone (the C anchor distances and the nearest one, as AnchorIndex computes
- * it): with the scan per row from FlatIndex it splits AnchorIndex's time into its parts.
+ * CPU median of stage 1 alone (the C anchor distances in the SIMD kernel and the nearest one, as
+ * AnchorIndex computes it): with the scan per row from FlatIndex it splits AnchorIndex's time.
  */
 function stage1CpuUs(data: BenchData): number {
   const q = data.queries.length / data.dim;
   const indices = new Int32Array(1);
   const distances = new Float32Array(1);
-  const scratch = new Float64Array(data.classes);
+  const scratch = new Float32Array(data.classes);
+  const anchors = new RowStore(data.dim, data.classes, true, 0);
+  anchors.rows.set(data.anchors);
   const run = (i: number) =>
-    nearestAnchorsInto(
-      data.queries.subarray(i * data.dim, (i + 1) * data.dim),
-      data.anchors,
-      data.dim,
-      1,
-      indices,
-      distances,
-      scratch,
-    );
+    rankAnchors(anchors, data.classes, data.queries, i * data.dim, 1, indices, distances, scratch);
   for (let i = 0; i < Math.min(WARMUP, q); i++) run(i);
   return latency(timeEach(q, run).cpu).medianUs;
+}
+
+/** Where a built graph of `data` is cached, and the build seconds recorded beside it. */
+function cached(
+  kind: string,
+  data: BenchData,
+): { file: string; buildS: () => number | undefined; save: (s: number) => void } {
+  const file = join(flags.cache!, `${kind}-${data.name.replace(/[^\w.=-]+/g, '_')}.bin`);
+  return {
+    file,
+    buildS: () => {
+      try {
+        return Number(readFileSync(`${file}.build-s`, 'utf8'));
+      } catch {
+        return undefined;
+      }
+    },
+    save: (seconds) => writeFileSync(`${file}.build-s`, String(seconds)),
+  };
 }
 
 async function runHnsw(data: BenchData, n: number, exact: number[][], targetRecall: number): Promise<Row[]> {
   const { HierarchicalNSW } = (await import('hnswlib-node')).default;
   const index = new HierarchicalNSW('l2', data.dim);
-  const build = timeOnce(() => {
-    index.initIndex(n, 16, 200, 100);
-    for (let i = 0; i < n; i++)
-      index.addPoint(Array.from(data.vectors.subarray(i * data.dim, (i + 1) * data.dim)), i);
-  });
+  const cache = cached('hnswlib', data);
+  let build = { seconds: cache.buildS() ?? Number.NaN };
+  if (Number.isNaN(build.seconds)) {
+    build = timeOnce(() => {
+      index.initIndex(n, 16, 200, 100);
+      for (let i = 0; i < n; i++)
+        index.addPoint(Array.from(data.vectors.subarray(i * data.dim, (i + 1) * data.dim)), i);
+    });
+    await mkdir(flags.cache!, { recursive: true });
+    index.writeIndexSync(cache.file);
+    cache.save(build.seconds);
+  } else {
+    index.readIndexSync(cache.file);
+  }
   const q = data.queries.length / data.dim;
   // hnswlib-node takes plain arrays; converting outside the timed loop favours it slightly.
   const queries = Array.from({ length: q }, (_, i) =>
@@ -196,6 +249,108 @@ async function runHnsw(data: BenchData, n: number, exact: number[][], targetReca
   return [last];
 }
 
+/**
+ * USearch: `exactSearch` (brute force, against FlatIndex) and its HNSW `Index` (connectivity 16,
+ * expansion_add 128; against AnchorIndex at the smallest expansion_search in the --ef list that
+ * reaches AnchorIndex probe=1's recall@10). Squared L2 on float32, keys as BigUint64Array.
+ */
+async function runUsearch(
+  data: BenchData,
+  n: number,
+  exact: number[][],
+  targetRecall: number,
+): Promise<Row[]> {
+  const { Index, MetricKind, ScalarKind, exactSearch } = (await import('usearch')).default;
+  const { dim } = data;
+  const q = data.queries.length / dim;
+  const query = (i: number) => data.queries.subarray(i * dim, (i + 1) * dim);
+  const keysOf = (keys: BigUint64Array, from: number, count: number) =>
+    Array.from(keys.subarray(from, from + count), (key) => Number(key));
+  const batchOf = (matches: { keys: BigUint64Array }) =>
+    Array.from({ length: q }, (_, i) => keysOf(matches.keys, i * K, K));
+  const base = data.vectors.subarray(0, n * dim);
+  const rows: Row[] = [];
+  {
+    for (let i = 0; i < Math.min(WARMUP, q); i++) exactSearch(base, query(i), dim, K, MetricKind.L2sq, 1);
+    const found: number[][] = new Array(q);
+    const times = timeEach(q, (i) => {
+      found[i] = keysOf(exactSearch(base, query(i), dim, K, MetricKind.L2sq, 1).keys, 0, K);
+    });
+    const batch = timeOnce(() => exactSearch(base, data.queries, dim, K, MetricKind.L2sq, 1));
+    const threaded = timeOnce(() => exactSearch(base, data.queries, dim, K, MetricKind.L2sq, THREADS));
+    rows.push({
+      name: 'USearch exactSearch',
+      buildS: 0,
+      ...latency(times.wall),
+      cpuMedianUs: latency(times.cpu).medianUs,
+      batchQps: q / batch.seconds,
+      cpuBatchQps: q / batch.cpuSeconds,
+      batchQpsT: q / threaded.seconds,
+      cpuBatchQpsT: q / threaded.cpuSeconds,
+      recallAt10: recallAtK(found, exact),
+      scanned: 1,
+    });
+  }
+  const config = (ef: number) =>
+    new Index({
+      dimensions: dim,
+      metric: MetricKind.L2sq,
+      quantization: ScalarKind.F32,
+      connectivity: 16,
+      expansion_add: 128,
+      expansion_search: ef,
+      multi: false,
+    });
+  const cache = cached('usearch', data);
+  let buildS = cache.buildS();
+  if (buildS === undefined) {
+    const index = config(64);
+    // built on every thread, as USearch does by default: the graph is not what is measured
+    const build = timeOnce(() =>
+      index.add(
+        BigUint64Array.from({ length: n }, (_, i) => BigInt(i)),
+        base,
+        0,
+      ),
+    );
+    await mkdir(flags.cache!, { recursive: true });
+    index.save(cache.file);
+    cache.save(build.seconds);
+    buildS = build.seconds;
+  }
+  const efs = flags.ef!.split(',').map(Number);
+  let last: Row | undefined;
+  for (const ef of efs) {
+    const index = config(ef);
+    index.view(cache.file);
+    for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), K, 1);
+    const found: number[][] = new Array(q);
+    const times = timeEach(q, (i) => {
+      found[i] = keysOf(index.search(query(i), K, 1).keys, 0, K);
+    });
+    const batch = timeOnce(() => index.search(data.queries, K, 1));
+    const threaded = timeOnce(() => index.search(data.queries, K, THREADS));
+    last = {
+      name: `USearch HNSW ef=${ef}`,
+      buildS,
+      ...latency(times.wall),
+      cpuMedianUs: latency(times.cpu).medianUs,
+      batchQps: q / batch.seconds,
+      cpuBatchQps: q / batch.cpuSeconds,
+      batchQpsT: q / threaded.seconds,
+      cpuBatchQpsT: q / threaded.cpuSeconds,
+      recallAt10: recallAtK(batchOf(batch.value), exact),
+      scanned: Number.NaN,
+    };
+    if (last.recallAt10 >= targetRecall) {
+      last.note = `smallest expansion_search in the list reaching AnchorIndex probe=1 recall@10 (${targetRecall.toFixed(4)}); build on all threads`;
+      return [...rows, last];
+    }
+  }
+  last!.note = `no expansion_search in the list reached recall@10 ${targetRecall.toFixed(4)}; largest shown`;
+  return [...rows, last!];
+}
+
 function findPython(): string | undefined {
   // Debian's python3-faiss lives in the system interpreter, which a pyenv or venv python3 on
   // PATH may hide; try PATH first, then the system one.
@@ -221,7 +376,15 @@ async function runFaiss(
     const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     await writeFile(
       join(dir, 'meta.json'),
-      JSON.stringify({ n, dim: data.dim, classes: data.classes, queries: q, k: K, probes: PROBES }),
+      JSON.stringify({
+        n,
+        dim: data.dim,
+        classes: data.classes,
+        queries: q,
+        k: K,
+        probes: PROBES,
+        threads: THREADS,
+      }),
     );
     await writeFile(join(dir, 'base.f32'), bytes(data.vectors.subarray(0, n * data.dim)));
     await writeFile(
@@ -257,6 +420,8 @@ function table(rows: Row[], flat: Row): string {
     'CPU median µs',
     'batch q/s',
     'CPU batch q/s',
+    `batch q/s ${THREADS}T`,
+    `${THREADS}T ÷ 1T`,
     'recall@10',
     'scanned',
     '× Flat single (CPU)',
@@ -270,6 +435,8 @@ function table(rows: Row[], flat: Row): string {
     fmt(r.cpuMedianUs),
     fmt(r.batchQps),
     fmt(r.cpuBatchQps),
+    r.batchQpsT === undefined ? '—' : fmt(r.batchQpsT),
+    r.batchQpsT === undefined ? '—' : fmt(r.batchQpsT / r.batchQps, 2),
     r.recallAt10.toFixed(4),
     Number.isNaN(r.scanned) ? '—' : `${(r.scanned * 100).toFixed(2)}%`,
     fmt(flat.cpuMedianUs / r.cpuMedianUs, 2),
@@ -324,6 +491,36 @@ function targets(rows: Row[], flat: Row, classes: number): string[] {
         `batch ${x(batch)}; wall ${x(hnsw.medianUs / p1.medianUs)}`,
     );
   } else out.push('target AnchorIndex vs hnswlib-node: not measured');
+  const usFlat = rows.find((r) => r.name === 'USearch exactSearch');
+  if (usFlat !== undefined) {
+    out.push(
+      `FlatIndex vs USearch exactSearch (brute force): single query ${x(usFlat.cpuMedianUs / flat.cpuMedianUs)} as fast ` +
+        `(CPU), batch ${x(flat.cpuBatchQps / usFlat.cpuBatchQps)} (CPU, 1 thread)` +
+        (flat.batchQpsT !== undefined && usFlat.batchQpsT !== undefined
+          ? `, ${x(flat.batchQpsT / usFlat.batchQpsT)} (wall, ${THREADS} threads)`
+          : ''),
+    );
+  }
+  const usHnsw = rows.find((r) => r.name.startsWith('USearch HNSW'));
+  if (p1 !== undefined && usHnsw !== undefined) {
+    const comparable = usHnsw.recallAt10 >= p1.recallAt10;
+    out.push(
+      `AnchorIndex probe=1 vs ${usHnsw.name} (recall ${usHnsw.recallAt10.toFixed(4)} vs ${p1.recallAt10.toFixed(4)}` +
+        `${comparable ? '' : ': USearch did not reach the recall'}): single query ${x(usHnsw.cpuMedianUs / p1.cpuMedianUs)} as fast (CPU), ` +
+        `batch ${x(p1.cpuBatchQps / usHnsw.cpuBatchQps)} (CPU, 1 thread)` +
+        (p1.batchQpsT !== undefined && usHnsw.batchQpsT !== undefined
+          ? `, ${x(p1.batchQpsT / usHnsw.batchQpsT)} (wall, ${THREADS} threads)`
+          : ''),
+    );
+  }
+  for (const row of [flat, p1]) {
+    if (row?.batchQpsT === undefined) continue;
+    const scaling = row.batchQpsT / row.batchQps;
+    out.push(
+      `target batch throughput near-linear in threads (${THREADS} threads ≥ ${(0.85 * THREADS).toFixed(2)}× one, wall): ` +
+        `${row.name} ${x(scaling)} ${mark(scaling >= 0.85 * THREADS)}`,
+    );
+  }
   return out;
 }
 
@@ -345,14 +542,17 @@ async function main(): Promise<void> {
   else {
     for (const size of flags.sizes!.split(',').map(Number)) {
       sets.push(
-        clusteredData({
-          n: size,
-          dim: Number(flags.dim),
-          classes: Number(flags.classes),
-          queries,
-          spread: Number(flags.spread),
-          seed,
-        }),
+        await cachedClusteredData(
+          {
+            n: size,
+            dim: Number(flags.dim),
+            classes: Number(flags.classes),
+            queries,
+            spread: Number(flags.spread),
+            seed,
+          },
+          flags.cache!,
+        ),
       );
     }
   }
@@ -372,6 +572,8 @@ async function main(): Promise<void> {
     if (flags['skip-hnsw']) notes.push('hnswlib-node: skipped (--skip-hnsw)');
     else if (n > hnswMax) notes.push(`hnswlib-node: skipped (n = ${n} > --hnsw-max ${hnswMax})`);
     else rows.push(...(await runHnsw(data, n, exact, p1.recallAt10)));
+    if (flags['skip-usearch']) notes.push('USearch: skipped (--skip-usearch)');
+    else rows.push(...(await runUsearch(data, n, exact, p1.recallAt10)));
     let faissVersion: string | undefined;
     if (flags['skip-faiss']) notes.push('FAISS: skipped (--skip-faiss)');
     else {
@@ -394,7 +596,7 @@ async function main(): Promise<void> {
       speedUpCeiling: flat.cpuMedianUs / (stage1 + stage2),
     };
     lines.push(
-      `AnchorIndex probe=1 ${p1.cpuMedianUs.toFixed(1)} µs CPU ≈ stage 1 ${stage1.toFixed(1)} µs (C·d in JavaScript) ` +
+      `AnchorIndex probe=1 ${p1.cpuMedianUs.toFixed(1)} µs CPU ≈ stage 1 ${stage1.toFixed(1)} µs (C·d in the SIMD kernel) ` +
         `+ stage 2 ${stage2.toFixed(1)} µs (${(p1.scanned * n).toFixed(0)} rows at FlatIndex's ${rowNs.toFixed(1)} ns/row) ` +
         `+ rest ${breakdown.restCpuUs.toFixed(1)} µs (heap, hits, ids; an estimate: a small bucket may scan faster per row than the whole set); stage 1 + stage 2 alone would allow ${breakdown.speedUpCeiling.toFixed(1)}×`,
     );
@@ -419,6 +621,7 @@ async function main(): Promise<void> {
           loadAverage: { start: loadBefore, end: loadAfter },
           faissVersion,
           command: `pnpm --filter @anchorage/retrieval bench -- ${argv.join(' ')}`.trim(),
+          threads: THREADS,
           rows,
           breakdown,
           targets: lines,
@@ -433,3 +636,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+await pool?.close();
