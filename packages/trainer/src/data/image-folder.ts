@@ -87,12 +87,18 @@ function nonEmpty(
 
 /**
  * Reads a split file: one image path per line, relative to `root`, whose first folder is the class
- * (`<class>/<file>`). Blank lines are ignored; a class not in `classes` throws naming the line.
+ * (`<class>/<file>`), kept in the file's order. Blank lines are ignored; a class not in `classes`
+ * throws naming the line.
  */
-async function splitFile(root: string, path: string, classes: readonly string[]): Promise<string[][]> {
+async function splitFile(
+  root: string,
+  path: string,
+  classes: readonly string[],
+): Promise<{ files: string[]; labels: Int32Array }> {
   const text = await readFile(path, 'utf8');
-  const perClass: string[][] = classes.map(() => []);
   const index = new Map(classes.map((c, i) => [c, i]));
+  const files: string[] = [];
+  const labels: number[] = [];
   text.split(/\r?\n/).forEach((raw, line) => {
     const entry = raw.trim();
     if (entry === '') return;
@@ -105,9 +111,10 @@ async function splitFile(root: string, path: string, classes: readonly string[])
         { argument: 'file', value: path },
       );
     }
-    perClass[label]!.push(join(root, entry));
+    files.push(join(root, entry));
+    labels.push(label);
   });
-  return perClass;
+  return { files, labels: Int32Array.from(labels) };
 }
 
 /** Per class, the seeded draw of `round(n × fraction)` test images (at least one left for training). */
@@ -174,7 +181,7 @@ export async function listImageFolder(
         value: path,
       });
     }
-    return list(name, split, top, await splitFile(root, path, top));
+    return { kind: 'image-list', name, split, classes: top, ...(await splitFile(root, path, top)) };
   }
   const fraction = options.testFraction ?? 0.2;
   if (!(fraction > 0 && fraction < 1)) {
