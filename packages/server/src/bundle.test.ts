@@ -35,7 +35,7 @@ describe('loadBundle', () => {
   });
 
   it('refuses broken bundles with the file and field at fault', () => {
-    expectRefused(() => loadBundle(join(dir, 'missing')), 'INVALID_ARGUMENT', /manifest\.json/);
+    expectRefused(() => loadBundle(join(dir, 'missing')), 'NOT_FOUND', /manifest\.json/);
     writeBundle(dir, { dim: 2, classes: 2 });
     writeFileSync(join(dir, 'manifest.json'), '{"formatVersion": 1, "dim": 2');
     expectRefused(() => loadBundle(dir), 'CORRUPT_FILE', /not valid JSON/);
@@ -56,7 +56,7 @@ describe('loadBundle', () => {
     expectRefused(
       () => loadBundle(dir),
       'CORRUPT_FILE',
-      /anchors\.json dim 2 differs from manifest\.json dim 3/,
+      /anchors\.json: dim 2 differs from manifest\.json dim 3/,
     );
     writeFileSync(
       join(dir, 'manifest.json'),
