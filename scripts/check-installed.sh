@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-packages=(loss-core retrieval server trainer)
+packages=(loss-core model-bundle retrieval server trainer)
 
 for p in "${packages[@]}"; do
   (cd "packages/$p" && pnpm pack --pack-destination "$scratch/tarballs" >/dev/null)

@@ -261,9 +261,9 @@ describe('Food-101 and Tiny ImageNet', () => {
     expect([train.height, train.width, train.channels]).toEqual([8, 8, 3]);
     const pixels = allImages(train);
     // the red channel of each solid photo survives decoding (JPEG at quality 100: within a few levels)
-    [110, 210, 220].forEach((red, i) =>
-      expect(Math.abs(pixels[i * 192 + 3 * 27]! - red)).toBeLessThanOrEqual(3),
-    );
+    for (const [i, red] of [110, 210, 220].entries()) {
+      expect(Math.abs(pixels[i * 192 + 3 * 27]! - red)).toBeLessThanOrEqual(3);
+    }
     train.close();
     await writeFile(join(dir, 'meta', 'test.txt'), 'apple_pie/12\nsushi/1\n');
     await expect(listFood101(dir, 'test')).rejects.toThrow(/test\.txt line 2: "sushi\/1"/);
@@ -296,9 +296,9 @@ describe('Food-101 and Tiny ImageNet', () => {
     expect(Array.from(test.labels)).toEqual([1, 0, 1]);
     expect([test.height, test.width, test.channels]).toEqual([64, 64, 3]);
     const pixels = allImages(test);
-    [30, 130, 140].forEach((red, i) =>
-      expect(Math.abs(pixels[i * 64 * 64 * 3 + 3 * 2000]! - red)).toBeLessThanOrEqual(3),
-    );
+    for (const [i, red] of [30, 130, 140].entries()) {
+      expect(Math.abs(pixels[i * 64 * 64 * 3 + 3 * 2000]! - red)).toBeLessThanOrEqual(3);
+    }
     test.close();
     await writeFile(join(dir, 'val', 'val_annotations.txt'), 'val_0.JPEG\tn99999999\t0\t0\t1\t1\n');
     await expect(listTinyImageNet(dir, 'test')).rejects.toThrow(/val_annotations\.txt line 1/);

@@ -1,11 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
+import { type BundleInput, ImageEmbedder, readBundle } from '@anchorage/model-bundle';
 import { writeNpy } from '@anchorage/retrieval';
-import onnxProto from 'onnx-proto';
 import { isStreaming, openSplit, readImages } from '../data';
-import { type BundleInput, readBundle } from './bundle';
-import { loadOnnxRuntime } from './onnx-runtime';
-
-const { onnx } = onnxProto;
 
 /** Embeds batches of raw images with a bundle's `model.onnx` on onnxruntime-node (CPU). */
 export interface BundleEmbedder {
@@ -19,25 +15,9 @@ export interface BundleEmbedder {
   release(): Promise<void>;
 }
 
-function inputElementType(model: Uint8Array): 'uint8' | 'float32' {
-  const graph = onnx.ModelProto.decode(model).graph;
-  const input = graph?.input?.[0];
-  const elemType = input?.type?.tensorType?.elemType;
-  if (elemType === onnx.TensorProto.DataType.UINT8) return 'uint8';
-  if (elemType === onnx.TensorProto.DataType.FLOAT) return 'float32';
-  throw new AnchorageError(
-    'UNSUPPORTED',
-    `model.onnx input "${input?.name}" must be uint8 or float32 (type ${elemType})`,
-    {
-      argument: 'bundle',
-      value: elemType,
-    },
-  );
-}
-
 /**
- * Opens the bundle folder `bundleDir` for image embedding. `threads` sets onnxruntime's intra-op
- * threads (default: its own choice).
+ * Opens the bundle folder `bundleDir` for image embedding, with the same embedder the server's
+ * image queries use. `threads` sets onnxruntime's intra-op threads (default: its own choice).
  */
 export async function createBundleEmbedder(
   bundleDir: string,
@@ -54,65 +34,18 @@ export async function createBundleEmbedder(
       },
     );
   }
-  const input = bundle.manifest.input;
-  const dim = bundle.manifest.dim;
-  const inputType = inputElementType(bundle.model);
-  const ort = await loadOnnxRuntime();
-  const session = await ort.InferenceSession.create(bundle.model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
+  const embedder = await ImageEmbedder.create({
+    model: bundle.model,
+    input: bundle.manifest.input,
+    dim: bundle.manifest.dim,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
   });
-  const inputName = session.inputNames[0]!;
-  const outputName = session.outputNames[0]!;
-  const size = input.height * input.width * input.channels;
-  const mean = input.mean ?? [0];
-  const std = input.std ?? [1];
-  const normalize = input.normalizedInGraph === false;
   return {
-    dim,
-    input,
-    inputType,
-    async embed(images, count) {
-      if (images.length !== count * size) {
-        throw new AnchorageError(
-          'DIMENSION_MISMATCH',
-          `expected ${count}×${size} pixel bytes, got ${images.length}`,
-          {
-            argument: 'images',
-            value: images.length,
-          },
-        );
-      }
-      const shape = [count, input.height, input.width, input.channels];
-      let tensor: InstanceType<typeof ort.Tensor>;
-      if (inputType === 'uint8' && !normalize) {
-        tensor = new ort.Tensor('uint8', images, shape);
-      } else {
-        const data = new Float32Array(images.length);
-        for (let i = 0; i < images.length; i++) {
-          const c = i % input.channels;
-          data[i] = normalize
-            ? (images[i]! / 255 - mean[c % mean.length]!) / std[c % std.length]!
-            : images[i]!;
-        }
-        tensor = new ort.Tensor('float32', data, shape);
-      }
-      const result = await session.run({ [inputName]: tensor });
-      const out = result[outputName]!;
-      if (out.dims.length !== 2 || out.dims[0] !== count || out.dims[1] !== dim) {
-        throw new AnchorageError(
-          'DIMENSION_MISMATCH',
-          `model.onnx returned [${out.dims.join(', ')}], expected [${count}, ${dim}]`,
-          {
-            argument: 'bundle',
-            value: out.dims,
-          },
-        );
-      }
-      return Float32Array.from(out.data as Float32Array);
-    },
-    release: () => session.release(),
+    dim: embedder.dim,
+    input: embedder.input,
+    inputType: embedder.inputType,
+    embed: (images, count) => embedder.embedBatch(images, count),
+    release: () => embedder.close(),
   };
 }
 

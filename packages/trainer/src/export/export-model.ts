@@ -53,6 +53,12 @@ export async function exportModelBundle(
   }
   const [, height, width, channels] = inputShape as [null, number, number, number];
   const dim = outputShape[1];
+  if (channels !== 1 && channels !== 3) {
+    throw new AnchorageError('UNSUPPORTED', `a bundle model takes 1 or 3 channels, this one ${channels}`, {
+      argument: 'model',
+      value: channels,
+    });
+  }
   const mean = [...(options.normalization?.mean ?? [0])];
   const std = [...(options.normalization?.std ?? [1])];
   const onnx = tfjsToOnnx(model, {
@@ -70,7 +76,7 @@ export async function exportModelBundle(
     input: {
       height,
       width,
-      channels,
+      channels: channels as 1 | 3,
       mean,
       std,
       normalizedInGraph: true,

@@ -1,8 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { convertDataset, targetGeometry } from './convert';
-import type { Dataset } from './dataset';
-import { fitImage, type RawImage } from './fit';
+import { decodeImage, fitImage, type RawImage, sniffImageFormat } from './image';
 
 const ramp = (height: number, width: number, channels = 1): RawImage => ({
   data: Uint8Array.from({ length: height * width * channels }, (_, i) => (i * 7 + 1) % 256),
@@ -70,41 +68,26 @@ describe('fitImage', () => {
   });
 });
 
-describe('convertDataset', () => {
-  const dataset: Dataset = {
-    name: 'tiny',
-    split: 'train',
-    images: Uint8Array.from({ length: 2 * 28 * 28 }, (_, i) => i % 251),
-    labels: Int32Array.from([0, 1]),
-    height: 28,
-    width: 28,
-    channels: 1,
-    classes: ['a', 'b'],
-  };
-
-  it('leaves a dataset of the asked geometry as it is', async () => {
-    expect(await convertDataset(dataset, targetGeometry(dataset, {}))).toBe(dataset);
-  });
-
-  it('pads 28×28 grey to 32×32×3 image by image, keeping the labels', async () => {
-    const out = await convertDataset(
-      dataset,
-      targetGeometry(dataset, { imageSize: 32, channels: 3, fit: 'pad' }),
+describe('decodeImage', () => {
+  it('resizes a query by the manifest fit (fill when absent) and names bad input', async () => {
+    const image = ramp(7, 5, 3);
+    const png = new Uint8Array(
+      await sharp(image.data, { raw: { width: 5, height: 7, channels: 3 } })
+        .png()
+        .toBuffer(),
     );
-    expect([out.height, out.width, out.channels]).toEqual([32, 32, 3]);
-    expect(out.labels).toEqual(dataset.labels);
-    for (const i of [0, 1])
-      for (const [y, x] of [
-        [0, 0],
-        [2, 2],
-        [2, 5],
-        [17, 20],
-        [29, 29],
-        [30, 31],
-      ] as const) {
-        const inside = y >= 2 && y < 30 && x >= 2 && x < 30;
-        const expected = inside ? dataset.images[i * 784 + (y - 2) * 28 + (x - 2)]! : 0;
-        for (let c = 0; c < 3; c++) expect(out.images[i * 3072 + (y * 32 + x) * 3 + c]).toBe(expected);
-      }
+    expect(sniffImageFormat(png)).toBe('png');
+    const input = { height: 4, width: 4, channels: 3 as const };
+    expect(await decodeImage(png, { ...input, fit: 'pad' })).toEqual(
+      await fitImage(image, { ...input, fit: 'pad' }),
+    );
+    expect(await decodeImage(png, input)).toEqual(await fitImage(image, { ...input, fit: 'fill' }));
+    await expect(decodeImage(Uint8Array.from([1, 2, 3, 4]), input)).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+    });
+    await expect(decodeImage(png.subarray(0, 40), input)).rejects.toMatchObject({
+      code: 'CORRUPT_FILE',
+      message: expect.stringContaining('png image cannot be decoded'),
+    });
   });
 });

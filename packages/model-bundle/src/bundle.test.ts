@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BundleManifest, readBundle, validateAnchors, validateManifest, writeBundle } from './bundle';
+import { readBundle, writeBundle } from './bundle';
+import { type BundleManifest, validateAnchors, validateManifest } from './manifest';
 
 const root = await mkdtemp(join(tmpdir(), 'anchorage-bundle-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
