@@ -1,4 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
+import { type AugmentPolicy, augmentImage, augmentRandom } from './augment';
 import { imageSize } from './dataset';
 import { type ImageSet, isStreaming } from './split';
 
@@ -33,6 +34,11 @@ export interface BatchOptions {
   /** First batch to yield: resuming mid-epoch continues the same order at the same place. */
   readonly startBatch?: number;
   readonly normalization?: Normalization;
+  /**
+   * Training augmentation: each batch's draws come from `augmentRandom(seed, epoch, batch)`, so a
+   * resumed run augments exactly as an uninterrupted one. Default none (evaluation never augments).
+   */
+  readonly augment?: { readonly policy: AugmentPolicy; readonly seed: number; readonly epoch: number };
 }
 
 /** Number of batches one pass over `size` items yields. */
@@ -86,6 +92,8 @@ export function* iterateBatches(dataset: ImageSet, options: BatchOptions): Gener
   const size = imageSize(dataset);
   const total = batchCount(count, batchSize, dropLast);
   const scratch = new Uint8Array(isStreaming(dataset) ? batchSize * size : 0);
+  const augmenting = options.augment !== undefined && options.augment.policy !== 'none';
+  const augmentedOut = new Uint8Array(augmenting ? batchSize * size : 0);
   for (let b = startBatch; b < total; b++) {
     const start = b * batchSize;
     const n = Math.min(batchSize, count - start);
@@ -95,11 +103,28 @@ export function* iterateBatches(dataset: ImageSet, options: BatchOptions): Gener
     // a streamed split reads the batch's images into one scratch buffer, then converts the same way
     const streamed = isStreaming(dataset);
     if (streamed) dataset.readImages(indices, scratch);
-    const pixels = streamed ? scratch : dataset.images;
+    let pixels = streamed ? scratch : dataset.images;
+    const augment = options.augment;
+    if (augment !== undefined && augment.policy !== 'none') {
+      const rng = augmentRandom(augment.seed, augment.epoch, b);
+      const shape = { height: dataset.height, width: dataset.width, channels };
+      for (let i = 0; i < n; i++) {
+        const from = (streamed ? i : indices[i]!) * size;
+        augmentImage(
+          pixels.subarray(from, from + size),
+          augmentedOut.subarray(i * size, (i + 1) * size),
+          shape,
+          augment.policy,
+          rng,
+        );
+      }
+      pixels = augmentedOut;
+    }
+    const fromAugmented = pixels === augmentedOut;
     for (let i = 0; i < n; i++) {
       const index = indices[i]!;
       labels[i] = dataset.labels[index]!;
-      const src = (streamed ? i : index) * size;
+      const src = (streamed || fromAugmented ? i : index) * size;
       const dst = i * size;
       if (channels === 1) {
         const s = scale[0]!;

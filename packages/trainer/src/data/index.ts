@@ -1,4 +1,11 @@
 export {
+  AUGMENT_POLICIES,
+  type AugmentPolicy,
+  augmentImage,
+  augmentRandom,
+  checkAugmentPolicy,
+} from './augment';
+export {
   type Batch,
   type BatchOptions,
   batchCount,

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
-import { IMAGE_FITS, type ImageFit, listDatasets } from '../data';
+import { AUGMENT_POLICIES, type AugmentPolicy, IMAGE_FITS, type ImageFit, listDatasets } from '../data';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { addBackboneOptions } from '../models/cli-options';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
@@ -59,6 +59,7 @@ interface TrainFlags {
   extra?: boolean;
   skipBadImages?: boolean;
   cache: boolean;
+  augment?: AugmentPolicy;
   out: string;
   resume?: boolean;
   quiet?: boolean;
@@ -175,6 +176,12 @@ export function registerTrainCommands(program: Command): void {
       'leave out unreadable images and empty class folders (counted) instead of failing',
     )
     .option('--no-cache', 'decode image files into a temporary file instead of the reusable on-disk cache')
+    .addOption(
+      new Option(
+        '--augment <policy>',
+        'training augmentation, seeded: crop-flip (pad, random crop, mirror) or resized-crop-flip (random box resized back, mirror)',
+      ).choices([...AUGMENT_POLICIES]),
+    )
     .option(
       '--backbone <name>',
       'a backbone (listed below) or a tfjs layers model.json to fine-tune',
@@ -261,6 +268,7 @@ export function registerTrainCommands(program: Command): void {
         extra: flags.extra,
         skipBadImages: flags.skipBadImages,
         cache: flags.cache === false ? false : undefined,
+        augment: flags.augment,
       };
       if (resume) {
         // A resumed run keeps its recorded config; only flags given explicitly may change it.

@@ -1,5 +1,12 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import { checkInputOptions, datasetDefaults, type ImageFit, type Normalization } from '../data';
+import {
+  type AugmentPolicy,
+  checkAugmentPolicy,
+  checkInputOptions,
+  datasetDefaults,
+  type ImageFit,
+  type Normalization,
+} from '../data';
 import { getLossFactory, resolveLossOptions } from '../losses/registry';
 import { isModelFile } from '../models/own-model';
 import { listBackbones, resolveBackboneOptions } from '../models/registry';
@@ -63,6 +70,8 @@ export interface TrainConfig {
   skipBadImages?: boolean;
   /** false: decode image files into a temporary file instead of the reusable cache (`--no-cache`). */
   cache?: boolean;
+  /** Training augmentation (`--augment`); absent: none. Seeded by `seed`, the epoch and the batch. */
+  augment?: AugmentPolicy;
 }
 
 /** The fields of a config that only some datasets read; absent when unset. */
@@ -75,6 +84,7 @@ const OPTIONAL_FIELDS = [
   'extra',
   'skipBadImages',
   'cache',
+  'augment',
 ] as const;
 
 /**
@@ -184,6 +194,7 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   positiveInt('workers', c.workers);
   resolveBackboneConfig(c, backboneOptions);
   checkInputOptions(c);
+  if (c.augment !== undefined) checkAugmentPolicy(c.augment);
   if (c.labelSet !== undefined && c.labelSet !== 'fine' && c.labelSet !== 'coarse')
     fail('labelSet', c.labelSet, '"fine" or "coarse"');
   if (c.testFraction !== undefined && !(c.testFraction > 0 && c.testFraction < 1))

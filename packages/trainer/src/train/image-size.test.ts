@@ -84,4 +84,39 @@ describe.skipIf(!hasData)('--image-size and --channels on an IDX dataset', () =>
     expect(worst).toBeLessThan(1e-4);
     expect(JSON.parse(await readFile(join(bundle, 'manifest.json'), 'utf8')).input.fit).toBe('pad');
   });
+
+  it('--augment resized-crop-flip: a run stopped mid-epoch and resumed ends on the uninterrupted weights', async () => {
+    const config = {
+      dataset: 'fashion-mnist',
+      data,
+      epochs: 2,
+      batchSize: 32,
+      dim: 8,
+      seed: 6,
+      backend: 'wasm',
+      augment: 'resized-crop-flip' as const,
+    };
+    const straight = join(root, 'augment-straight');
+    await train(config, { out: straight, quiet: true });
+    const stopped = join(root, 'augment-stopped');
+    const controller = new AbortController();
+    const first = await train(config, {
+      out: stopped,
+      quiet: true,
+      signal: controller.signal,
+      onStep: (event) => {
+        if (event.step === 4) controller.abort(); // second epoch, after its first batch
+      },
+    });
+    expect(first.progress).toMatchObject({ epoch: 1, batchInEpoch: 1 });
+    await train({ dataset: 'fashion-mnist' }, { out: stopped, resume: true, quiet: true });
+    const weights = await Promise.all(
+      [straight, stopped].map((r) => readFile(join(r, 'checkpoint', 'weights.bin'))),
+    );
+    expect(weights[1]!.equals(weights[0]!)).toBe(true);
+    // the augmentation changed what was learnt
+    const plain = join(root, 'augment-none');
+    await train({ ...config, augment: 'none' }, { out: plain, quiet: true });
+    expect((await readFile(join(plain, 'checkpoint', 'weights.bin'))).equals(weights[0]!)).toBe(false);
+  });
 });

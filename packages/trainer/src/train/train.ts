@@ -301,6 +301,7 @@ export async function train(input: TrainConfigInput, options: TrainOptions): Pro
         order,
         startBatch: progress.batchInEpoch,
         normalization: config.normalization,
+        ...(config.augment ? { augment: { policy: config.augment, seed: config.seed, epoch } } : {}),
       });
       for (const batch of batches) {
         const stepStart = performance.now();
