@@ -58,3 +58,39 @@ describe('iterateBatches', () => {
     );
   });
 });
+
+describe('iterateBatches on RGB', () => {
+  it('normalises each channel with its own mean and std, in memory and streamed alike', () => {
+    const images = Uint8Array.from({ length: 2 * 2 * 2 * 3 }, (_, i) => (i * 53) % 256);
+    const dataset = {
+      name: 'rgb',
+      split: 'train' as const,
+      images,
+      labels: Int32Array.from([0, 1]),
+      height: 2,
+      width: 2,
+      channels: 3,
+      classes: ['a', 'b'],
+    };
+    const normalization = { mean: [0.1, 0.5, 0.9], std: [0.2, 0.3, 0.4] };
+    const [batch] = [...iterateBatches(dataset, { batchSize: 2, normalization })];
+    for (let i = 0; i < images.length; i++) {
+      const c = i % 3;
+      expect(batch!.images[i]).toBeCloseTo(
+        (images[i]! / 255 - normalization.mean[c]!) / normalization.std[c]!,
+        5,
+      );
+    }
+    const streamed = {
+      ...dataset,
+      readImages: (indices: ArrayLike<number>, target: Uint8Array) => {
+        for (let i = 0; i < indices.length; i++)
+          target.set(images.subarray(indices[i]! * 12, indices[i]! * 12 + 12), i * 12);
+      },
+      close: () => {},
+    };
+    const { images: _, ...withoutPixels } = streamed;
+    const [again] = [...iterateBatches(withoutPixels, { batchSize: 2, normalization })];
+    expect(again!.images).toEqual(batch!.images);
+  });
+});

@@ -130,6 +130,15 @@ export function* iterateBatches(dataset: ImageSet, options: BatchOptions): Gener
         const s = scale[0]!;
         const t = shift[0]!;
         for (let p = 0; p < size; p++) images[dst + p] = pixels[src + p]! * s + t;
+      } else if (channels === 3) {
+        // unrolled per pixel: the same multiply-adds as below, without a modulo per value
+        const [s0, s1, s2] = [scale[0]!, scale[1]!, scale[2]!];
+        const [t0, t1, t2] = [shift[0]!, shift[1]!, shift[2]!];
+        for (let p = 0; p < size; p += 3) {
+          images[dst + p] = pixels[src + p]! * s0 + t0;
+          images[dst + p + 1] = pixels[src + p + 1]! * s1 + t1;
+          images[dst + p + 2] = pixels[src + p + 2]! * s2 + t2;
+        }
       } else {
         for (let p = 0; p < size; p++) {
           const c = p % channels;
