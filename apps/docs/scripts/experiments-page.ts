@@ -1,0 +1,203 @@
+import {
+  aggregate,
+  type Cell,
+  comparisonTables,
+  estimatePlan,
+  formatStat,
+  markdownTable,
+  readResults,
+  SUITE_RESULTS,
+  selectSpecs,
+  twoStageTables,
+} from '@anchorage/experiments';
+import { barChart, scatterChart } from './svg-chart.js';
+
+/** A page of the Results section (the shape `results.ts` writes). */
+export interface ExperimentsPage {
+  file: string;
+  title: string;
+  intro: string;
+  sources: [string, string][];
+  body: string[];
+}
+
+const RESULT_FILE = 'apps/experiments/results/suite.jsonl';
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
+function hours(seconds: number): string {
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Per comparison table: is CAM's mean mAP the best, and by how much does it lead or trail? */
+function claimRows(cells: readonly Cell[]): string[][] {
+  const byTable = new Map<string, Cell[]>();
+  for (const c of cells.filter((c) => c.group === 'main')) {
+    const key = `${c.dataset} · ${c.backbone} · ${c.regime}`;
+    byTable.set(key, [...(byTable.get(key) ?? []), c]);
+  }
+  const rows: string[][] = [];
+  for (const [title, list] of byTable) {
+    const cam = list.find((c) => c.loss === 'cam');
+    const others = list.filter((c) => c.loss !== 'cam');
+    if (cam === undefined || others.length === 0) continue;
+    const best = others.reduce((a, b) => (b.metrics.mAP.mean > a.metrics.mAP.mean ? b : a));
+    const lead = 100 * (cam.metrics.mAP.mean - best.metrics.mAP.mean);
+    const spread = Math.max(cam.metrics.mAP.std, best.metrics.mAP.std) * 100;
+    const verdict =
+      Math.abs(lead) <= spread
+        ? 'tie (within one std)'
+        : lead > 0
+          ? `CAM ahead by ${lead.toFixed(2)} points`
+          : `CAM behind by ${(-lead).toFixed(2)} points`;
+    const seeded = others.filter((o) => o.metrics.mAP.n > 1);
+    const consistent =
+      cam.metrics.mAP.n < 2 || seeded.length === 0
+        ? 'too few seeds'
+        : `std ${(100 * cam.metrics.mAP.std).toFixed(2)} (baselines ${Math.min(...seeded.map((o) => 100 * o.metrics.mAP.std)).toFixed(2)}–${Math.max(...seeded.map((o) => 100 * o.metrics.mAP.std)).toFixed(2)})`;
+    rows.push([
+      title,
+      formatStat(cam.metrics.mAP),
+      `${best.loss}: ${formatStat(best.metrics.mAP)}`,
+      verdict,
+      consistent,
+      `${Math.min(cam.seeds.length, ...others.map((o) => o.seeds.length))}`,
+    ]);
+  }
+  return rows;
+}
+
+/**
+ * The comparison page: generated from the suite's committed result file by the same aggregation
+ * `pnpm experiments report` prints, with charts.
+ */
+export async function experimentsPage(): Promise<ExperimentsPage> {
+  const results = await readResults(SUITE_RESULTS);
+  const cells = aggregate(results);
+  const specs = selectSpecs({});
+  const plan = estimatePlan(specs, results);
+  const finished = plan.rows.reduce((s, r) => s + r.done, 0);
+  const body: string[] = [];
+  body.push(
+    `**State of the suite:** ${finished} of ${specs.length} runs finished (${hours(plan.doneSeconds)} of runs); ` +
+      `the remaining ${specs.length - finished} would take about ${hours(plan.todoSeconds)} on a 2-core machine ` +
+      '(measured per backbone and regime where runs have finished, estimated otherwise). ' +
+      'Tables below show what has finished; a cell with fewer than three seeds says so.',
+  );
+  body.push('## The claims, row by row');
+  const claims = claimRows(cells);
+  body.push(
+    claims.length === 0
+      ? 'No comparison has finished yet.'
+      : [
+          'For each dataset, backbone and regime: CAM against the best baseline by mean mAP (full ranking). ' +
+            '"Tie" means the gap is within the larger standard deviation over seeds.',
+          '',
+          markdownTable({
+            title: 'claims',
+            header: ['setting', 'CAM mAP (%)', 'best baseline (%)', 'verdict', 'CAM consistency', 'seeds'],
+            rows: claims,
+          }),
+        ].join('\n'),
+  );
+  body.push('## The comparison');
+  body.push(
+    'Mean ± sample standard deviation over seeds, in percent; the best mean of each column in bold. ' +
+      'Database: the training split (the few-shot split in few-shot runs); queries: the test split.',
+  );
+  const mainCells = cells.filter((c) => c.group === 'main');
+  for (const table of comparisonTables(cells, 'main')) {
+    const list = mainCells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table.title);
+    body.push(`### ${table.title}`);
+    body.push(
+      barChart({
+        id: `experiments-${slug(table.title)}`,
+        title: `mAP, ${table.title}`,
+        unit: 'mAP %',
+        digits: 2,
+        bars: list.map((c) => ({
+          label: c.loss,
+          values: [100 * c.metrics.mAP.mean],
+          errors: [100 * c.metrics.mAP.std],
+          peer: c.loss !== 'cam',
+        })),
+      }),
+    );
+    body.push(markdownTable(table));
+  }
+  body.push('## Two-stage search for every loss');
+  body.push(
+    'Stage 1 ranks the class anchors (the loss’s own anchors or proxies; class means of the ' +
+      'training embeddings for a loss without them), stage 2 ranks exactly the items of the `probe` ' +
+      'nearest buckets. Two databases: **bucketed by labels** (each item in its own class’s bucket: ' +
+      'an index of labelled items, where stage 1 only has to find the query’s class) and **bucketed ' +
+      'by nearest anchor** (each item in the bucket of its nearest anchor: a database without labels, ' +
+      'where the anchors must also sort the database). “mAP kept” is two-stage mAP over exhaustive mAP, ' +
+      '“scanned” the share of the database ranked exactly, “stage-1 recall” the share of queries whose ' +
+      'class is among the probed anchors.',
+  );
+  for (const buckets of ['labels', 'nearest-anchor'] as const) {
+    for (const table of twoStageTables(cells, buckets, 'main')) {
+      const list = mainCells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table.title);
+      body.push(`### ${table.title}, bucketed by ${buckets}`);
+      body.push(
+        scatterChart({
+          id: `two-stage-${buckets}-${slug(table.title)}`,
+          title: `mAP kept against database scanned, probes 1–3, ${table.title}`,
+          xLabel: '% of the database scanned',
+          yLabel: '% of exhaustive mAP kept',
+          digits: 1,
+          points: list.flatMap((c) =>
+            c.twoStage
+              .filter((t) => t.buckets === buckets)
+              .map((t) => ({
+                label: t.probe === 1 ? c.loss : '',
+                x: 100 * t.fractionScanned.mean,
+                y: 100 * t.mapKept.mean,
+                series: c.loss,
+                peer: c.loss !== 'cam',
+              })),
+          ),
+        }),
+      );
+      body.push(markdownTable(table));
+    }
+  }
+  for (const [group, heading, text] of [
+    [
+      'ablation',
+      'CAM ablations',
+      'CAM with a term switched off (its weight set to 0), against the full loss in the comparison above.',
+    ],
+    [
+      'sweep',
+      'CAM sweeps',
+      'One setting at a time around the defaults (m = 3, p = 3, d = 64, anchor lr 10 × lr, spread initialisation), seed 1.',
+    ],
+    [
+      'tuning',
+      'Baseline tuning',
+      'Each baseline’s own settings, one at a time around its defaults, seed 1: the tuning budget that CAM’s sweep gets too. Chosen by test-split mAP, which is optimistic and equally so for every loss.',
+    ],
+  ] as const) {
+    body.push(`## ${heading}`);
+    body.push(text);
+    const tables = comparisonTables(cells, group);
+    body.push(
+      tables.length === 0 ? 'No run of this group has finished yet.' : tables.map(markdownTable).join('\n\n'),
+    );
+  }
+  return {
+    file: 'experiments.md',
+    title: 'The paper’s comparison',
+    intro:
+      'CAM against cross-entropy, center, contrastive, triplet and ProxyAnchor losses, full-set and ' +
+      'few-shot, over three seeds, with the two-stage search evaluated for every loss. We publish what ' +
+      'we measure, whichever way it falls. Every run is one line of the committed result file; ' +
+      '`pnpm experiments` runs what is missing, `pnpm experiments plan` says what that costs.',
+    sources: [[RESULT_FILE, 'pnpm experiments']],
+    body,
+  };
+}
