@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { listDatasets } from '../data';
 import { embedDataset } from './embed';
 import { exportCheckpointBundle } from './export-model';
 
@@ -97,13 +98,21 @@ export function registerExportCommands(program: Command): Command {
       'embed a dataset split with a bundle’s model.onnx (onnxruntime-node) into .npy embeddings + labels',
     )
     .requiredOption('--bundle <dir>', 'model bundle folder (with model.onnx)')
-    .requiredOption('--dataset <name>', 'dataset (mnist, fashion-mnist, …)')
+    .requiredOption('--dataset <name>', `dataset (${listDatasets().join(', ')})`)
     .option('--data <dir>', "dataset folder (default: the dataset's default folder)")
     .addOption(new Option('--split <split>', 'which split').choices(['train', 'test']).default('train'))
     .requiredOption('--out <file>', 'embeddings file, .npy float32 [n, d]')
     .option('--labels-out <file>', 'labels file, .npy int32 [n] (default: <out>.labels.npy)')
     .option('--batch-size <n>', 'images per onnxruntime call', positiveInteger, 256)
     .option('--threads <n>', "onnxruntime intra-op threads (default: onnxruntime's choice)", positiveInteger)
+    .addOption(
+      new Option('--label-set <set>', 'CIFAR-100: fine or coarse, as trained').choices(['fine', 'coarse']),
+    )
+    .option('--test-fraction <f>', 'image folder without a split: the test share training used', Number)
+    .option('--seed <n>', "image folder without a split: the training run's seed (default 1)", Number)
+    .option('--extra', 'SVHN: include extra_32x32.mat in the train split')
+    .option('--skip-bad-images', 'leave out unreadable images instead of failing')
+    .option('--no-cache', 'decode image files into a temporary file instead of the reusable cache')
     .option('--json', 'print a JSON summary')
     .action(
       (flags: {
@@ -115,6 +124,12 @@ export function registerExportCommands(program: Command): Command {
         labelsOut?: string;
         batchSize: number;
         threads?: number;
+        labelSet?: 'fine' | 'coarse';
+        testFraction?: number;
+        seed?: number;
+        extra?: boolean;
+        skipBadImages?: boolean;
+        cache: boolean;
         json?: boolean;
       }) =>
         reportErrors(async () => {
@@ -128,6 +143,14 @@ export function registerExportCommands(program: Command): Command {
             ...(flags.data === undefined ? {} : { data: flags.data }),
             ...(flags.labelsOut === undefined ? {} : { labelsOut: flags.labelsOut }),
             ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+            ...(flags.cache === false ? { cache: false } : {}),
+            format: {
+              labelSet: flags.labelSet,
+              testFraction: flags.testFraction,
+              seed: flags.seed,
+              extra: flags.extra,
+              skipBadImages: flags.skipBadImages,
+            },
           });
           const seconds = (performance.now() - started) / 1000;
           const summary = { ...result, seconds: Number(seconds.toFixed(3)) };

@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type BundleInput, ImageEmbedder, readBundle } from '@anchorage/model-bundle';
 import { writeNpy } from '@anchorage/retrieval';
-import { isStreaming, openSplit, readImages } from '../data';
+import { type FormatOptions, isStreaming, openSplit, readImages } from '../data';
 
 /** Embeds batches of raw images with a bundle's `model.onnx` on onnxruntime-node (CPU). */
 export interface BundleEmbedder {
@@ -72,6 +72,8 @@ export interface EmbedDatasetOptions {
   threads?: number;
   /** false: decode image files into a temporary file instead of the reusable cache. */
   cache?: boolean;
+  /** The format's options, as training was given them (`labelSet`, `testFraction` with `seed`, …). */
+  format?: FormatOptions;
   /** Called after each batch with the images embedded so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -110,6 +112,7 @@ export async function embedDataset(
       ...(options.data === undefined ? {} : { dir: options.data }),
       ...(height === width ? { input: { imageSize: height, channels, fit: fit ?? 'fill' } } : {}),
       ...(options.cache === undefined ? {} : { cache: options.cache }),
+      ...options.format,
     });
     const size = height * width * channels;
     const count = dataset.labels.length;
