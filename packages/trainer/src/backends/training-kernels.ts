@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmBatchMatMul } from './batch-matmul';
 import {
   type ConvGeometry,
   type ConvKernels,
@@ -98,6 +99,7 @@ export function registerTrainingKernels(): void {
   registered = true;
   registerWasmMaxPoolGrad();
   registerWasmSum();
+  registerWasmBatchMatMul();
   registerWasmConv2D();
   registerWasmIdentity();
   registerReluGradient();

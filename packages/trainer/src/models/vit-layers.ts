@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxLayerConverter } from '../export/converter';
 import { onnxAttr } from '../export/onnx-graph';
+import { convertLayerNormalization } from '../export/converters/normalization';
 import { registerOnnxConverter } from '../export/registry';
 
 // The vision transformer's layers that tfjs-layers lacks. Each class sits next to its ONNX
@@ -242,6 +243,56 @@ const convertMultiHeadSelfAttention: OnnxLayerConverter = (call, ctx) => {
   return { name: project('output', merged) };
 };
 
+interface LayerNormArgs extends NonNullable<LayerArgs> {
+  /** Added to the variance; default 1e-6. */
+  epsilon?: number;
+}
+
+/**
+ * Layer normalisation over the last axis, y = (x − mean) / √(var + ε) · γ + β, written with ops
+ * whose gradients are cheap. tfjs-layers' LayerNormalization tiles γ and β to the input's full shape
+ * before a batch norm, and the gradient of that tile runs one Slice and one Add per tiled row
+ * (N·T of them): on wasm it took seconds of a ViT step. Weights `gamma` (ones) and `beta` (zeros);
+ * exported as ONNX LayerNormalization like tfjs's own.
+ */
+export class LayerNorm extends tf.layers.Layer {
+  static className = 'AnchorageLayerNorm';
+  readonly epsilon: number;
+  private gamma: tf.LayerVariable | undefined;
+  private beta: tf.LayerVariable | undefined;
+
+  constructor(args: LayerNormArgs = {}) {
+    super(args);
+    this.epsilon = args.epsilon ?? 1e-6;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const dim = s[s.length - 1] as number;
+    this.gamma = this.addWeight('gamma', [dim], 'float32', tf.initializers.ones());
+    this.beta = this.addWeight('beta', [dim], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs);
+      const centred = tf.sub(x, tf.mean(x, -1, true));
+      const variance = tf.mean(tf.square(centred), -1, true);
+      const normed = tf.mul(centred, tf.rsqrt(tf.add(variance, this.epsilon)));
+      return tf.add(tf.mul(normed, this.gamma!.read()), this.beta!.read());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), axis: -1, epsilon: this.epsilon };
+  }
+
+  override getClassName(): string {
+    return LayerNorm.className;
+  }
+}
+
 /** The class token's output: [N, T, D] → [N, D] (token 0). */
 export class ClassTokenPooling extends tf.layers.Layer {
   static className = 'AnchorageClassTokenPooling';
@@ -285,6 +336,7 @@ export function registerVitLayers(): void {
     [PositionEmbedding, convertPositionEmbedding],
     [MultiHeadSelfAttention, convertMultiHeadSelfAttention],
     [ClassTokenPooling, convertClassTokenPooling],
+    [LayerNorm, convertLayerNormalization],
   ];
   for (const [cls, converter] of layers) {
     tf.serialization.registerClass(

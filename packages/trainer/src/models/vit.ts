@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackboneOptions } from './backbone';
 import { seedStream } from './backbone';
-import { ClassToken, ClassTokenPooling, MultiHeadSelfAttention, PositionEmbedding } from './vit-layers';
+import { ClassToken, ClassTokenPooling, LayerNorm, MultiHeadSelfAttention, PositionEmbedding } from './vit-layers';
 
 /** The shape of a vision transformer. */
 export interface VitShape {
@@ -48,7 +48,7 @@ export function createVit(options: BackboneOptions, shape: VitShape): tf.LayersM
       kernelInitializer: tf.initializers.glorotUniform({ seed: seeds() }),
       biasInitializer: 'zeros',
     });
-  const norm = (name: string) => tf.layers.layerNormalization({ name, epsilon: 1e-6 });
+  const norm = (name: string) => new LayerNorm({ name, epsilon: 1e-6 });
 
   const input = tf.input({ shape: [height, imageWidth, channels], name: 'images' });
   let x = apply(
