@@ -23,6 +23,7 @@ export {
   type BatchOptions,
   batchCount,
   CIFAR10_CLASSES,
+  carveValidation,
   cifar10Loader,
   cifar100Loader,
   type Dataset,

@@ -69,7 +69,7 @@ export {
   openSplit,
   registerDataset,
 } from './registry';
-export { epochOrder, limitIndices, sampleShots } from './sampling';
+export { carveValidation, epochOrder, limitIndices, sampleShots } from './sampling';
 export {
   allImages,
   fileSplit,

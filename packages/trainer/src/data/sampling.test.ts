@@ -1,7 +1,7 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../random';
-import { epochOrder, limitIndices, sampleShots } from './sampling';
+import { carveValidation, epochOrder, limitIndices, sampleShots } from './sampling';
 
 const labels = Int32Array.from({ length: 100 }, (_, i) => i % 4); // 25 per class
 
@@ -44,5 +44,19 @@ describe('epochOrder', () => {
     const second = epochOrder(30, rng);
     expect(Array.from(first).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(Array.from(second)).not.toEqual(Array.from(first));
+  });
+});
+
+describe('carveValidation', () => {
+  it('holds out a seeded, stratified share of every class, disjoint from the rest', () => {
+    const labels = Int32Array.from({ length: 100 }, (_, i) => (i < 60 ? 0 : i < 90 ? 1 : 2));
+    const { train, validation } = carveValidation(labels, 0.2, 4);
+    const count = (set: Int32Array, c: number) => Array.from(set).filter((i) => labels[i] === c).length;
+    expect([0, 1, 2].map((c) => count(validation, c))).toEqual([12, 6, 2]);
+    expect([...train, ...validation].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(carveValidation(labels, 0.2, 4).validation).toEqual(validation);
+    expect(carveValidation(labels, 0.2, 5).validation).not.toEqual(validation);
+    expect(carveValidation(Int32Array.from([3]), 0.5, 1).validation.length).toBe(0);
+    expect(() => carveValidation(labels, 1, 1)).toThrow(/fraction/);
   });
 });

@@ -74,3 +74,41 @@ export function limitIndices(size: number, limit: number, seed: number): Int32Ar
 export function epochOrder(size: number, rng: Random): Int32Array {
   return rng.shuffle(Int32Array.from({ length: size }, (_, i) => i));
 }
+
+/**
+ * A seeded, stratified validation split carved from a training split: of every class,
+ * `round(n × fraction)` indices (at least one left for training) go to `validation`, the rest to
+ * `train`; both sorted ascending. Pass either to `openSplit`'s `pick` (or `subsetSplit`).
+ * @example
+ * const { validation } = carveValidation(labels, 0.1, seed);
+ * const val = await openSplit({ name: 'image-folder', dir, split: 'train', pick: () => validation });
+ */
+export function carveValidation(
+  labels: Int32Array,
+  fraction: number,
+  seed: number,
+): { train: Int32Array; validation: Int32Array } {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new AnchorageError('INVALID_ARGUMENT', `fraction must be in (0, 1), got ${fraction}`, {
+      argument: 'fraction',
+      value: fraction,
+    });
+  }
+  const byClass = new Map<number, number[]>();
+  labels.forEach((label, i) => {
+    const members = byClass.get(label) ?? [];
+    members.push(i);
+    byClass.set(label, members);
+  });
+  const rng = new Random(seed);
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const members = Int32Array.from(byClass.get(label)!);
+    rng.shuffle(members);
+    const held = Math.min(Math.round(members.length * fraction), members.length - 1);
+    validation.push(...members.subarray(0, held));
+    train.push(...members.subarray(held));
+  }
+  return { train: Int32Array.from(train).sort(), validation: Int32Array.from(validation).sort() };
+}
