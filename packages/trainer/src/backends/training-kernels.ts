@@ -12,6 +12,7 @@ import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } fro
 import { registerWasmMaxPoolGrad } from './max-pool-gradient';
 import { registerReluGradient } from './relu-gradient';
 import { registerWasmSum } from './sum';
+import { registerWasmTile } from './tile';
 import { replaceWasmKernel } from './wasm-kernel';
 
 let registered = false;
@@ -100,6 +101,7 @@ export function registerTrainingKernels(): void {
   registerWasmMaxPoolGrad();
   registerWasmSum();
   registerWasmBatchMatMul();
+  registerWasmTile();
   registerWasmConv2D();
   registerWasmIdentity();
   registerReluGradient();
