@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageFit } from '../data';
+import { registerVitLayers } from '../models/vit-layers';
 import type { TrainConfig } from './config';
 import type { StepTerms } from './engine';
 
@@ -111,6 +112,8 @@ function joinWeightData(data: tf.io.WeightData): ArrayBuffer {
 
 /** Rebuilds a layers model from a snapshot (weights included). */
 export async function modelFromSnapshot(snapshot: TrainingSnapshot['model']): Promise<tf.LayersModel> {
+  // the backbones' own layer classes (the ViT's) must be known to tfjs's deserialiser
+  registerVitLayers();
   return tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: snapshot.topology,
