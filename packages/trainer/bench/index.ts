@@ -3,7 +3,9 @@
  * on tfjs-wasm (one thread), tfjs-cpu, and PyTorch on the CPU (Debian's python3-torch) with 1 and 2
  * threads, all measured in this run; then one row per registered loss (the trainer's engines, wasm,
  * one thread and two workers) with its ratio to CAM's step.
+ * Then the backbones (bench/backbones.ts: ResNet-18, the ViT) against PyTorch.
  * Usage: pnpm bench [--steps N] [--cpu-steps N] [--no-cpu] [--no-torch] [--no-losses]
+ *   [--no-backbones] [--backbone-steps N]
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -177,4 +179,9 @@ if (!args.includes('--no-losses')) {
   console.log(lossLine(lossHeader));
   console.log(lossLine(lossWidths.map((w) => '-'.repeat(w))));
   for (const row of lossRows) console.log(lossLine(row));
+}
+
+if (!args.includes('--no-backbones')) {
+  const { benchBackbones } = await import('./backbones');
+  await benchBackbones({ warmup: 1, steps: flag('backbone-steps', 5) });
 }
