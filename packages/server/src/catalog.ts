@@ -1,5 +1,4 @@
-import { nearestAnchors } from '@anchorage/loss-core';
-import type { ItemId, SearchHit, SearchResult } from '@anchorage/retrieval';
+import { anchorBuckets, type ItemId, type SearchHit, type SearchResult } from '@anchorage/retrieval';
 import { ApiError } from './errors.js';
 import { isWellFormedText } from './unicode.js';
 
@@ -150,16 +149,14 @@ export function filterHits(hits: readonly SearchHit[], labels: ReadonlySet<numbe
   return hits.filter((h) => h.label !== undefined && labels.has(h.label));
 }
 
-/** Bucket of each vector: its label when given, else its nearest anchor (as AnchorIndex assigns it). */
+/** Bucket of each vector: its label when given, else its nearest anchor (as AnchorIndex assigns it, bit for bit). */
 export function assignBuckets(
   vectors: Float32Array,
   labels: readonly (number | undefined)[],
   anchors: Float32Array,
   dim: number,
 ): Int32Array {
-  const nearest = labels.some((l) => l === undefined)
-    ? nearestAnchors(vectors, anchors, dim, 1).indices
-    : undefined;
+  const nearest = labels.some((l) => l === undefined) ? anchorBuckets(vectors, anchors, dim) : undefined;
   return Int32Array.from(labels, (label, i) => label ?? nearest![i]!);
 }
 

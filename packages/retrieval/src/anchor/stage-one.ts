@@ -1,4 +1,4 @@
-import { type RowReader, TILE_ROWS } from '../kernel/l2.js';
+import { type RowReader, RowStore, TILE_ROWS } from '../kernel/l2.js';
 
 /**
  * Stage 1 of a two-stage search: the squared distances from the query at `query[offset..)` to the
@@ -54,4 +54,27 @@ export function rankAnchors(
     order[i] = c;
     orderDistances[i] = d;
   }
+}
+
+/**
+ * The bucket `AnchorIndex` gives each unlabelled row of `vectors` (n×dim): its nearest of the
+ * anchors (C×dim), ties to the lower index, by the same kernel as stage 1, so a store that keeps
+ * buckets beside the index agrees with it bit for bit.
+ * @example anchorBuckets(Float32Array.of(9, 9), Float32Array.of(0, 0, 10, 10), 2) // Int32Array [1]
+ */
+export function anchorBuckets(vectors: Float32Array, anchors: Float32Array, dim: number): Int32Array {
+  const classes = anchors.length / dim;
+  const n = vectors.length / dim;
+  const out = new Int32Array(n);
+  if (n === 0) return out;
+  const store = new RowStore(dim, classes, true, 0);
+  store.rows.set(anchors);
+  const order = new Int32Array(1);
+  const distances = new Float32Array(1);
+  const scratch = new Float32Array(classes);
+  for (let i = 0; i < n; i++) {
+    rankAnchors(store, classes, vectors, i * dim, 1, order, distances, scratch);
+    out[i] = order[0]!;
+  }
+  return out;
 }

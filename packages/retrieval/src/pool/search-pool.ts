@@ -30,6 +30,8 @@ function startWorker(): Worker {
     const source = fileURLToPath(new URL('./worker.ts', here));
     return new Worker(`require(${JSON.stringify(tsx)}).register();require(${JSON.stringify(source)});`, {
       eval: true,
+      // the worker's code is a CommonJS script, whatever type the parent's `-e` code had
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
     });
   }
   return new Worker(new URL('./pool/worker.js', here));
@@ -57,8 +59,8 @@ interface Pending {
 /**
  * Worker threads that search in-process indexes (`AnchorIndex`, `FlatIndex`) where their vectors
  * already are: the rows, the insertion orders and the anchors live in shared memory, so nothing
- * is copied to a worker but the queries. Workers are unref'd (they never keep the process alive);
- * `close()` stops them.
+ * is copied to a worker but the queries. An idle pool never keeps the process alive (its workers
+ * are unref'd except while an awaited search is on them); `close()` stops them.
  *
  * - `searchBatch` (synchronous, also what an index's own `searchBatch` runs once its
  *   `searchPool` is set): the calling thread and the workers claim chunks of the batch from a
@@ -107,13 +109,14 @@ export class SearchPool {
     this.workers = workers;
     this.members = Array.from({ length: workers }, (_, i) => {
       const worker = startWorker();
-      worker.unref();
       worker.postMessage({ type: 'init', slot: i + 1 });
       worker.on('message', (message: DoneMessage) => this.onDone(message));
       worker.on('error', (error) => this.fail(error));
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`a search worker exited with code ${code}`));
       });
+      // after the listeners: attaching a 'message' listener refs the worker again
+      worker.unref();
       return { worker, sent: new Map(), busy: 0 };
     });
   }
@@ -170,13 +173,14 @@ export class SearchPool {
       await new Promise<void>((resolve, reject) => {
         this.pending.set(task, { results, chunks, resolve, reject });
         for (const member of targets) {
-          member.busy++;
+          // a worker with an awaited search keeps the process alive until the answer is back
+          if (member.busy++ === 0) member.worker.ref();
           this.post(member, state, shared, results, n, chunk, k, probe, task);
         }
       });
     } finally {
       state.store.pins--;
-      for (const member of targets) member.busy--;
+      for (const member of targets) if (--member.busy === 0) member.worker.unref();
     }
     if (Atomics.load(results.control, 2) !== 0) throw new Error('a search worker failed while searching');
     return collect(state, results);
