@@ -263,7 +263,10 @@ async function runUsearch(
   const { Index, MetricKind, ScalarKind, exactSearch } = (await import('usearch')).default;
   const { dim } = data;
   const q = data.queries.length / dim;
-  const query = (i: number) => data.queries.subarray(i * dim, (i + 1) * dim);
+  // USearch's binding reads a typed array from the start of its buffer (it ignores byteOffset),
+  // so each query gets its own array, made before the timed loops
+  const copies = Array.from({ length: q }, (_, i) => data.queries.slice(i * dim, (i + 1) * dim));
+  const query = (i: number) => copies[i]!;
   const keysOf = (keys: BigUint64Array, from: number, count: number) =>
     Array.from(keys.subarray(from, from + count), (key) => Number(key));
   const batchOf = (matches: { keys: BigUint64Array }) =>
