@@ -22,7 +22,8 @@ const backbone = at >= 0 ? args[at + 1]! : 'refcnn';
 const size = flag('size', 28);
 const channels = flag('channels', 1);
 const own: Record<string, number> = {};
-for (const name of ['width', 'depth', 'heads', 'patch']) if (args.includes(`--${name}`)) own[name] = flag(name, 0);
+for (const name of ['width', 'depth', 'heads', 'patch'])
+  if (args.includes(`--${name}`)) own[name] = flag(name, 0);
 
 if (!(await useWasmBackend())) throw new Error('the wasm backend did not initialise');
 const net = tf.sequential({

@@ -50,6 +50,6 @@ describe('BatchMatMul on wasm', () => {
     const before = tf.memory().numTensors;
     const wasm = await runOn('wasm', f);
     expect(tf.memory().numTensors).toBe(before);
-    wasm.forEach((g, i) => expect(maxAbsDiff(g, cpu[i]!)).toBeLessThan(1e-5));
+    for (const [i, g] of wasm.entries()) expect(maxAbsDiff(g, cpu[i]!)).toBeLessThan(1e-5);
   });
 });

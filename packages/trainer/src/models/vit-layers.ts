@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxLayerConverter } from '../export/converter';
-import { onnxAttr } from '../export/onnx-graph';
 import { convertLayerNormalization } from '../export/converters/normalization';
+import { onnxAttr } from '../export/onnx-graph';
 import { registerOnnxConverter } from '../export/registry';
 
 // The vision transformer's layers that tfjs-layers lacks. Each class sits next to its ONNX

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackboneOptions } from './backbone';
 import { seedStream } from './backbone';
-import { ClassToken, ClassTokenPooling, LayerNorm, MultiHeadSelfAttention, PositionEmbedding } from './vit-layers';
+import {
+  ClassToken,
+  ClassTokenPooling,
+  LayerNorm,
+  MultiHeadSelfAttention,
+  PositionEmbedding,
+} from './vit-layers';
 
 /** The shape of a vision transformer. */
 export interface VitShape {

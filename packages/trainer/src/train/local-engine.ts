@@ -95,7 +95,7 @@ async function keepingState<T>(variables: readonly tf.Variable[], f: () => Promi
   try {
     return await f();
   } finally {
-    variables.forEach((v, i) => v.assign(saved[i]!));
+    for (const [i, v] of variables.entries()) v.assign(saved[i]!);
     tf.dispose(saved);
   }
 }
