@@ -23,7 +23,9 @@ function linearModel(inputType: 'uint8' | 'float32'): Uint8Array {
   nodes.push({ opType: 'Reshape', input: [x, 'shape'], output: ['flat'] });
   nodes.push({ opType: 'MatMul', input: ['flat', 'weights'], output: ['embeddings'] });
   const shape = new BigInt64Array([-1n, BigInt(SIZE)]);
-  const tensor = (elemType: number, dims: onnxProto.onnx.TensorShapeProto.IDimension[]) => ({ tensorType: { elemType, shape: { dim: dims } } });
+  const tensor = (elemType: number, dims: onnxProto.onnx.TensorShapeProto.IDimension[]) => ({
+    tensorType: { elemType, shape: { dim: dims } },
+  });
   return onnx.ModelProto.encode(
     onnx.ModelProto.create({
       irVersion: 8,
@@ -79,7 +81,7 @@ describe('ImageEmbedder', () => {
     for (const e of [u8, f32]) {
       const out = await e.embedBatch(images, 5);
       for (let n = 0; n < 5; n++)
-        reference(n, (x) => x).forEach((v, j) => expect(out[n * DIM + j]).toBeCloseTo(v, 3));
+        for (const [j, v] of reference(n, (x) => x).entries()) expect(out[n * DIM + j]).toBeCloseTo(v, 3);
     }
   });
 
@@ -90,7 +92,9 @@ describe('ImageEmbedder', () => {
     );
     expect(f32.counters.batches - before.batches).toBe(1);
     expect(f32.counters.images - before.images).toBe(5);
-    out.forEach((row, n) => reference(n, (x) => x).forEach((v, j) => expect(row[j]).toBeCloseTo(v, 3)));
+    for (const [n, row] of out.entries()) {
+      for (const [j, v] of reference(n, (x) => x).entries()) expect(row[j]).toBeCloseTo(v, 3);
+    }
   });
 
   it('feeds (x/255 − mean)/std per channel when the graph does not normalise', async () => {
@@ -103,9 +107,9 @@ describe('ImageEmbedder', () => {
     });
     embedders.push(e);
     const out = await e.embedBatch(images.subarray(0, SIZE), 1);
-    reference(0, (x, c) => (x / 255 - mean[c]!) / std[c]!).forEach((v, j) =>
-      expect(out[j]).toBeCloseTo(v, 4),
-    );
+    for (const [j, v] of reference(0, (x, c) => (x / 255 - mean[c]!) / std[c]!).entries()) {
+      expect(out[j]).toBeCloseTo(v, 4);
+    }
   });
 
   it('refuses a model whose input differs from the manifest, and pixels of the wrong size', async () => {

@@ -190,7 +190,8 @@ describe('an image folder of RGB photos, trained, exported and served', () => {
         await ask(`/v1/items/q-${name}-${i}`, 'PUT', { image: bytes.toString('base64') });
         const stored = (await (await ask(`/v1/items/q-${name}-${i}`, 'GET')).json()) as { vector: number[] };
         const row = label * 2 + i;
-        stored.vector.forEach((v, j) => expect(Math.abs(v - expected[row * 8 + j]!)).toBeLessThan(1e-4));
+        for (const [j, v] of stored.vector.entries())
+          expect(Math.abs(v - expected[row * 8 + j]!)).toBeLessThan(1e-4);
         await ask(`/v1/items/q-${name}-${i}`, 'DELETE');
       }
     // colours this far apart: nearly every one of the 30 neighbours shares the query's class
