@@ -122,12 +122,16 @@ export async function benchBackbones(options: {
         t.medianMs.toFixed(0),
         t.imagesPerSecond.toFixed(0),
         typeof ref === 'string' ? '—' : (t.imagesPerSecond / ref.imagesPerSecond).toFixed(2),
+        t.medianCpuMs === undefined ? '—' : t.medianCpuMs.toFixed(0),
+        t.medianCpuMs === undefined || typeof ref === 'string' || ref.medianCpuMs === undefined
+          ? '—'
+          : (ref.medianCpuMs / t.medianCpuMs).toFixed(2),
       ]);
     }
     torch.forEach((ref, i) => {
       rows.push(
         typeof ref === 'string'
-          ? [b.label, `B=${b.shape.batchSize}`, 'PyTorch CPU', String(i + 1), ref, '—', '—']
+          ? [b.label, `B=${b.shape.batchSize}`, 'PyTorch CPU', String(i + 1), ref, '—', '—', '—', '—']
           : [
               b.label,
               `B=${b.shape.batchSize}`,
@@ -136,6 +140,8 @@ export async function benchBackbones(options: {
               ref.medianMs.toFixed(0),
               ref.imagesPerSecond.toFixed(0),
               '1',
+              i === 0 && ref.medianCpuMs !== undefined ? ref.medianCpuMs.toFixed(0) : '—',
+              i === 0 ? '1' : '—',
             ],
       );
     });
@@ -148,12 +154,15 @@ export async function benchBackbones(options: {
     'median ms/step',
     'images/s',
     '× PyTorch (same threads)',
+    'CPU ms/step (1 thread)',
+    '× PyTorch by CPU time',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log('');
   console.log(
-    `backbone training step, 32×32×3, dim 64, 10-class softmax cross-entropy head, Adam; median of ${options.steps} steps after ${options.warmup} warm-up`,
+    `backbone training step, 32×32×3, dim 64, 10-class softmax cross-entropy head, Adam; median of ${options.steps} steps after ${options.warmup} warm-up; ` +
+      'CPU time = process user+system time per step on one thread (robust to other load on the machine)',
   );
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
