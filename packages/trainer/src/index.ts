@@ -142,12 +142,33 @@ export {
 // backbones
 export {
   type BackboneFactory,
+  type BackboneInputContract,
+  type BackboneOptionSpec,
   type BackboneOptions,
+  type BackboneOwnOptions,
+  backboneInputContract,
+  ClassToken,
+  ClassTokenPooling,
   createBackbone,
   createRefCnn,
+  createResNet18,
+  createVit,
+  getBackboneFactory,
+  LayerNorm,
   listBackbones,
+  loadBackbone,
+  MultiHeadSelfAttention,
+  PositionEmbedding,
+  readLayersModelFile,
   refCnnFactory,
   registerBackbone,
+  registerVitLayers,
+  resNet18CpuFactory,
+  resNet18Factory,
+  resolveBackboneOptions,
+  type VitShape,
+  vitFactory,
+  vitTinyFactory,
 } from './models/index';
 export { createParallelEngine, type ParallelEngine, type ParallelEngineOptions } from './parallel/index';
 export { Random, type RandomState } from './random';

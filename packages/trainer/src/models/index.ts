@@ -29,6 +29,7 @@ export { createVit, type VitShape, vitPatch } from './vit';
 export {
   ClassToken,
   ClassTokenPooling,
+  LayerNorm,
   MultiHeadSelfAttention,
   PositionEmbedding,
   registerVitLayers,
