@@ -70,6 +70,7 @@ export default defineConfig({
         text: 'Guides',
         items: [
           { text: 'Train on your own images', link: '/guides/image-folder' },
+          { text: 'Choose a backbone', link: '/guides/backbones' },
           { text: 'CAM in your own tfjs model', link: '/guides/cam-in-tfjs' },
           { text: 'Export and serve', link: '/guides/export-and-serve' },
           { text: 'Query from code', link: '/guides/query-from-code' },
