@@ -8,7 +8,8 @@
  *
  * Flags: --sizes (comma list, default 100000,1000000), --queries (1000), --dim (128), --classes
  * (100), --spread (1.5), --seed (1), --npy <n×d float .npy> [--labels <n .npy>] (real embeddings
- * instead of synthetic data), --ef (hnsw ef list), --hnsw-max <n> (skip hnswlib above n items),
+ * instead of synthetic data), --ef (hnsw ef list), --hnsw-max <n> (skip both HNSW graphs, hnswlib's
+ * and USearch's, above n items),
  * --skip-hnsw, --skip-usearch, --skip-faiss, --python <interpreter>, --out <folder for the JSON
  * results>, --threads (2), --cache <folder> (default: anchorage-bench-cache in the system's temporary
  * folder: generated data and built HNSW graphs are kept there, so their build is paid once; a
@@ -259,6 +260,7 @@ async function runUsearch(
   n: number,
   exact: number[][],
   targetRecall: number,
+  graph: boolean,
 ): Promise<Row[]> {
   const { Index, MetricKind, ScalarKind, exactSearch } = (await import('usearch')).default;
   const { dim } = data;
@@ -294,6 +296,7 @@ async function runUsearch(
       scanned: 1,
     });
   }
+  if (!graph) return rows;
   const config = (ef: number) =>
     new Index({
       dimensions: dim,
@@ -576,7 +579,11 @@ async function main(): Promise<void> {
     else if (n > hnswMax) notes.push(`hnswlib-node: skipped (n = ${n} > --hnsw-max ${hnswMax})`);
     else rows.push(...(await runHnsw(data, n, exact, p1.recallAt10)));
     if (flags['skip-usearch']) notes.push('USearch: skipped (--skip-usearch)');
-    else rows.push(...(await runUsearch(data, n, exact, p1.recallAt10)));
+    else {
+      rows.push(...(await runUsearch(data, n, exact, p1.recallAt10, n <= hnswMax)));
+      if (n > hnswMax)
+        notes.push(`USearch HNSW: skipped (n = ${n} > --hnsw-max ${hnswMax}); exactSearch measured`);
+    }
     let faissVersion: string | undefined;
     if (flags['skip-faiss']) notes.push('FAISS: skipped (--skip-faiss)');
     else {
