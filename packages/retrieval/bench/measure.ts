@@ -55,3 +55,28 @@ export function recallAtK(
   }
   return exact.length === 0 ? 1 : sum / exact.length;
 }
+
+/**
+ * What this machine gives `threads` threads right now: the same fixed spin loop run once on one
+ * thread, then once on each of `threads` threads at the same time; returns the speed-up (ideal:
+ * `threads`). Other processes on the cores lower it; a scaling figure means little above it.
+ */
+export async function parallelHeadroom(threads: number): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const spin = 'let x = 0; for (let i = 0; i < 2e8; i++) x += i % 7;';
+  const run = new Function(spin);
+  const t0 = performance.now();
+  run();
+  const one = performance.now() - t0;
+  const t1 = performance.now();
+  const workers = Array.from(
+    { length: threads - 1 },
+    () => new Worker(`${spin} require('node:worker_threads').parentPort.postMessage(x);`, { eval: true }),
+  );
+  const done = workers.map((w) => new Promise((resolve) => w.once('message', resolve)));
+  run();
+  await Promise.all(done);
+  const all = performance.now() - t1;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return (threads * one) / all;
+}

@@ -279,11 +279,13 @@ export class SearchPool {
 
 /**
  * Queries per claimed chunk. An exhaustive index streams every row for every chunk, so it takes
- * one chunk per thread (one pass over memory each); a two-stage index takes two per thread, which
- * evens out a thread that starts late or shares its core.
+ * one chunk per thread (one pass over memory each); a two-stage index takes small chunks (four per
+ * thread, at most 64 queries, about 2 ms of work), so a thread that starts late, or loses its core
+ * to another process, holds up the batch by one small chunk at most.
  */
 function chunkSize(n: number, threads: number, state: SharedIndexState): number {
-  return Math.max(1, Math.ceil(n / (state.classes === 0 ? threads : 2 * threads)));
+  if (state.classes === 0) return Math.max(1, Math.ceil(n / threads));
+  return Math.max(1, Math.min(64, Math.ceil(n / (4 * threads))));
 }
 
 /** The queries in shared memory (copied once), so every worker reads the same bytes. */
