@@ -3,73 +3,14 @@
 ;;   wat2wasm --enable-simd --enable-threads l2.wat -o l2.wasm && base64 -w0 l2.wasm
 ;; and keep l2.ts's squaredL2 (the same arithmetic in JavaScript) in step: a test checks they agree bit for bit.
 ;; The memory is shared, so worker threads run the same kernel over the same rows (each thread
-;; passes its own query and output areas). Rows go two at a time (the same arithmetic per row):
-;; each query load serves both, and two independent streams keep more loads in flight when the
-;; rows come from main memory rather than cache.
+;; passes its own query and output areas).
 (module
   (import "env" "memory" (memory 1 65536 shared))
   ;; out[r] = Σ_j (q[j] - x[r·dim + j])² for r in 0..rows-1, in f32 lanes: j ≡ lane (mod 4), then (l0 + l1) + (l2 + l3), then the tail.
   (func (export "l2") (param $q i32) (param $x i32) (param $rows i32) (param $dim i32) (param $out i32)
     (local $r i32) (local $j i32) (local $end4 i32) (local $acc v128) (local $acc2 v128) (local $d v128) (local $s f32) (local $t f32) (local $end8 i32)
-    (local $y i32) (local $rowBytes i32) (local $qa v128) (local $qb v128) (local $bcc v128) (local $bcc2 v128) (local $u f32) (local $qt f32)
     (local.set $end8 (i32.shl (i32.and (local.get $dim) (i32.const -8)) (i32.const 2)))
     (local.set $end4 (i32.shl (i32.and (local.get $dim) (i32.const -4)) (i32.const 2)))
-    (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
-    ;; rows r and r + 1 together (x and y); the last row of an odd count goes through the loop below
-    (block $pdone
-      (loop $pairs
-        (br_if $pdone (i32.ge_u (i32.add (local.get $r) (i32.const 1)) (local.get $rows)))
-        (local.set $y (i32.add (local.get $x) (local.get $rowBytes)))
-        (local.set $acc (v128.const i32x4 0 0 0 0))
-        (local.set $acc2 (v128.const i32x4 0 0 0 0))
-        (local.set $bcc (v128.const i32x4 0 0 0 0))
-        (local.set $bcc2 (v128.const i32x4 0 0 0 0))
-        (local.set $j (i32.const 0))
-        (block $p8 (loop $m8
-          (br_if $p8 (i32.ge_u (local.get $j) (local.get $end8)))
-          (local.set $qa (v128.load (i32.add (local.get $q) (local.get $j))))
-          (local.set $qb (v128.load offset=16 (i32.add (local.get $q) (local.get $j))))
-          (local.set $d (f32x4.sub (local.get $qa) (v128.load (i32.add (local.get $x) (local.get $j)))))
-          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $d (f32x4.sub (local.get $qa) (v128.load (i32.add (local.get $y) (local.get $j)))))
-          (local.set $bcc (f32x4.add (local.get $bcc) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $d (f32x4.sub (local.get $qb) (v128.load offset=16 (i32.add (local.get $x) (local.get $j)))))
-          (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $d (f32x4.sub (local.get $qb) (v128.load offset=16 (i32.add (local.get $y) (local.get $j)))))
-          (local.set $bcc2 (f32x4.add (local.get $bcc2) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $j (i32.add (local.get $j) (i32.const 32)))
-          (br $m8)))
-        (block $p4 (loop $m4
-          (br_if $p4 (i32.ge_u (local.get $j) (local.get $end4)))
-          (local.set $qa (v128.load (i32.add (local.get $q) (local.get $j))))
-          (local.set $d (f32x4.sub (local.get $qa) (v128.load (i32.add (local.get $x) (local.get $j)))))
-          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $d (f32x4.sub (local.get $qa) (v128.load (i32.add (local.get $y) (local.get $j)))))
-          (local.set $bcc (f32x4.add (local.get $bcc) (f32x4.mul (local.get $d) (local.get $d))))
-          (local.set $j (i32.add (local.get $j) (i32.const 16)))
-          (br $m4)))
-        (local.set $acc (f32x4.add (local.get $acc) (local.get $acc2)))
-        (local.set $bcc (f32x4.add (local.get $bcc) (local.get $bcc2)))
-        (local.set $s (f32.add
-          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
-        (local.set $u (f32.add
-          (f32.add (f32x4.extract_lane 0 (local.get $bcc)) (f32x4.extract_lane 1 (local.get $bcc)))
-          (f32.add (f32x4.extract_lane 2 (local.get $bcc)) (f32x4.extract_lane 3 (local.get $bcc)))))
-        (block $pt (loop $mt
-          (br_if $pt (i32.ge_u (local.get $j) (local.get $rowBytes)))
-          (local.set $qt (f32.load (i32.add (local.get $q) (local.get $j))))
-          (local.set $t (f32.sub (local.get $qt) (f32.load (i32.add (local.get $x) (local.get $j)))))
-          (local.set $s (f32.add (local.get $s) (f32.mul (local.get $t) (local.get $t))))
-          (local.set $t (f32.sub (local.get $qt) (f32.load (i32.add (local.get $y) (local.get $j)))))
-          (local.set $u (f32.add (local.get $u) (f32.mul (local.get $t) (local.get $t))))
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $mt)))
-        (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (local.get $s))
-        (f32.store offset=4 (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (local.get $u))
-        (local.set $x (i32.add (local.get $y) (local.get $rowBytes)))
-        (local.set $r (i32.add (local.get $r) (i32.const 2)))
-        (br $pairs)))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
