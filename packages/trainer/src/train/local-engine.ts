@@ -1,5 +1,6 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import * as tf from '@tensorflow/tfjs';
+import { checkWasmStepMemory } from '../backends/wasm-memory';
 import { createLoss, type LossValue, type TrainableLoss } from '../losses';
 import { loadBackbone } from '../models';
 import {
@@ -161,6 +162,21 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         dim: config.dim,
         seed: config.seed,
       });
+  if (tf.getBackend() === 'wasm') {
+    // A step that cannot fit one wasm heap is refused here: run, it dies inside XNNPACK.
+    const described = Object.entries(config.backboneOptions ?? {}).map(([k, v]) => `${k} ${v}`);
+    try {
+      checkWasmStepMemory({
+        model,
+        backbone: described.length > 0 ? `${config.backbone} (${described.join(', ')})` : config.backbone,
+        batchSize: config.batchSize,
+        workers: config.workers,
+      });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
   const loss = createLoss(config.loss, {
     ...config.lossOptions,
     classes,
