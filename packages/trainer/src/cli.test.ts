@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeIdx, loadDataset } from './data';
+import { writeIdxSlice } from './data/idx-test-support';
 
 // Fashion-MNIST from $FASHION_MNIST_DIR or Debian's package; CI requires it (ANCHORAGE_REQUIRE_FIXTURES)
 const hasData = fashionMnistDir() !== undefined;
@@ -14,27 +14,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** A small Fashion-MNIST folder cut from the real one: 320 training and 60 test images. */
 beforeAll(async () => {
-  if (!hasData) return;
-  await mkdir(data);
-  for (const [split, prefix, count] of [
-    ['train', 'train', 320],
-    ['test', 't10k', 60],
-  ] as const) {
-    const full = await loadDataset({ name: 'fashion-mnist', split });
-    const size = full.height * full.width;
-    const images = encodeIdx({
-      dtype: 'uint8',
-      shape: [count, full.height, full.width],
-      data: full.images.slice(0, count * size),
-    });
-    const labels = encodeIdx({
-      dtype: 'uint8',
-      shape: [count],
-      data: Uint8Array.from(full.labels.slice(0, count)),
-    });
-    await writeFile(join(data, `${prefix}-images-idx3-ubyte`), images);
-    await writeFile(join(data, `${prefix}-labels-idx1-ubyte`), labels);
-  }
+  if (hasData) await writeIdxSlice({ name: 'fashion-mnist', out: data, train: 320, test: 60 });
 });
 
 function cli(

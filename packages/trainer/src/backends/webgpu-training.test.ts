@@ -2,13 +2,13 @@
 // driver on the CPU), which runs the same WGSL as a GPU, slowly. Without an adapter these tests
 // skip on a developer's machine and fail where ANCHORAGE_REQUIRE_FIXTURES is set.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, mnistDir } from '@anchorage/loss-core/testing';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeIdx, loadDataset } from '../data';
+import { writeIdxSlice } from '../data/idx-test-support';
 import { createLoss, listLosses } from '../losses';
 import { createBackbone } from '../models';
 import { selectBackend } from './select';
@@ -92,22 +92,7 @@ describe.runIf(adapter !== undefined)(`training on webgpu (${adapter ?? 'no adap
 
   it('anchorage-train trains, resumes, evaluates and exports on webgpu', async () => {
     const data = join(root, 'mnist');
-    await mkdir(data);
-    for (const [split, prefix, count] of [
-      ['train', 'train', 64],
-      ['test', 't10k', 24],
-    ] as const) {
-      const full = await loadDataset({ name: 'mnist', dir: mnistDir(), split });
-      const size = full.height * full.width;
-      await writeFile(
-        join(data, `${prefix}-images-idx3-ubyte`),
-        encodeIdx({ dtype: 'uint8', shape: [count, 28, 28], data: full.images.slice(0, count * size) }),
-      );
-      await writeFile(
-        join(data, `${prefix}-labels-idx1-ubyte`),
-        encodeIdx({ dtype: 'uint8', shape: [count], data: Uint8Array.from(full.labels.slice(0, count)) }),
-      );
-    }
+    await writeIdxSlice({ name: 'mnist', from: mnistDir(), out: data, train: 64, test: 24 });
     const out = join(root, 'run');
     const common = [
       '--dataset',

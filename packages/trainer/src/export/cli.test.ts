@@ -5,7 +5,7 @@ import { readNpy } from '@anchorage/retrieval';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeIdx } from '../data';
+import { writeIdxSplit } from '../data/idx-test-support';
 import { l2NormalizeRowsInPlace } from '../losses';
 import { createBackbone } from '../models';
 import {
@@ -35,17 +35,7 @@ beforeAll(async () => {
   images = Uint8Array.from(randomFloats(COUNT * 784, 1, 0, 256), Math.floor);
   labels = Int32Array.from({ length: COUNT }, (_, i) => i % 10);
   const data = join(root, 'mnist');
-  await mkdir(data);
-  for (const prefix of ['train', 't10k']) {
-    await writeFile(
-      join(data, `${prefix}-images-idx3-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [COUNT, 28, 28], data: images }),
-    );
-    await writeFile(
-      join(data, `${prefix}-labels-idx1-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [COUNT], data: Uint8Array.from(labels) }),
-    );
-  }
+  for (const split of ['train', 'test'] as const) await writeIdxSplit(data, split, images, labels);
 
   model = randomizeWeights(createBackbone('refcnn', { inputShape: [28, 28, 1], dim: 8, seed: 1 }), 2);
   // A checkpoint of format 1, when CAM was the only loss: its options sat in the config.

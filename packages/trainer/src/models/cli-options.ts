@@ -1,24 +1,8 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { integer, kebab, number } from '../cli-args';
 import type { BackboneOptionSpec } from './backbone';
 import { OWN_MODEL_OPTIONS } from './own-model';
 import { getBackboneFactory, listBackbones } from './registry';
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function numeric(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n))
-    throw new InvalidArgumentError(`"${value}" is not a number`);
-  return n;
-}
-
-function integer(value: string): number {
-  const n = numeric(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer`);
-  return n;
-}
 
 /** Every option of every registered backbone and of a model file, once per name. */
 function optionTable(): Map<string, { spec: BackboneOptionSpec; owners: string[] }> {
@@ -66,7 +50,7 @@ export function addBackboneOptions(command: Command): (flags: Record<string, unk
   for (const [name, { spec, owners }] of table) {
     const option = new Option(`--${kebab(name)} <value>`, `${spec.description} (${owners.join(', ')})`);
     if (spec.choices !== undefined) option.choices([...spec.choices]);
-    else if (typeof spec.default === 'number') option.argParser(numeric);
+    else if (typeof spec.default === 'number') option.argParser(number);
     command.addOption(option);
   }
   command

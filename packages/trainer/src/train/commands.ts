@@ -1,24 +1,12 @@
 import { AnchorageError } from '@anchorage/loss-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendRequest } from '../backends';
+import { integer, kebab, number } from '../cli-args';
 import { AUGMENT_POLICIES, type AugmentPolicy, IMAGE_FITS, type ImageFit, listDatasets } from '../data';
 import { getLossFactory, type LossOptionSpec, listLosses } from '../losses';
 import { addBackboneOptions } from '../models/cli-options';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfigInput } from './config';
 import type { TwoStageBuckets } from './retrieval-metrics';
-
-function number(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n))
-    throw new InvalidArgumentError(`"${value}" is not a number`);
-  return n;
-}
-
-function integer(value: string): number {
-  const n = number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer`);
-  return n;
-}
 
 function integerList(value: string): number[] {
   return value.split(',').map((part) => integer(part));
@@ -66,10 +54,6 @@ interface TrainFlags {
   checkpointEvery?: number;
   /** The losses' own options (`--margin`, `--alpha`, …), present when given. */
   [lossOption: string]: unknown;
-}
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 /** Every option of every registered loss, once per name, with the losses that have it. */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allImages, encodeIdx, forEachConcurrent, isStreaming, loadDataset, openSplit } from '../data';
+import { allImages, forEachConcurrent, isStreaming, loadDataset, openSplit } from '../data';
+import { writeIdxSplit } from '../data/idx-test-support';
 import { evaluateCheckpoint } from './evaluate';
 import { train } from './train';
 
@@ -28,17 +29,9 @@ beforeAll(async () => {
   for (const split of ['train', 'test'] as const) {
     const full = await loadDataset({ name: 'fashion-mnist', split });
     const n = counts[split];
-    const prefix = split === 'train' ? 'train' : 't10k';
     const images = full.images.slice(0, n * 784);
     const labels = Uint8Array.from(full.labels.slice(0, n));
-    await writeFile(
-      join(idxDir, `${prefix}-images-idx3-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [n, 28, 28], data: images }),
-    );
-    await writeFile(
-      join(idxDir, `${prefix}-labels-idx1-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [n], data: labels }),
-    );
+    await writeIdxSplit(idxDir, split, images, labels);
     for (let c = 0; c < 10; c++) await mkdir(join(folder, String(c)), { recursive: true });
     const lines: string[] = [];
     for (let i = 0; i < n; i++) lines.push(`${labels[i]}/${split}-${String(i).padStart(5, '0')}.png`);

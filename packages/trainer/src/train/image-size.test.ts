@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fashionMnistDir } from '@anchorage/loss-core/testing';
 import { readNpy } from '@anchorage/retrieval';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertDataset, encodeIdx, loadDataset, targetGeometry } from '../data';
+import { convertDataset, loadDataset, targetGeometry } from '../data';
+import { writeIdxSlice } from '../data/idx-test-support';
 import { embedDataset } from '../export/embed';
 import { exportCheckpointBundle } from '../export/export-model';
 import { loadCheckpoint } from './checkpoint';
@@ -19,23 +20,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** A Fashion-MNIST folder cut from the real one: 96 training and 24 test images. */
 beforeAll(async () => {
-  if (!hasData) return;
-  await mkdir(data);
-  for (const [split, prefix, count] of [
-    ['train', 'train', 96],
-    ['test', 't10k', 24],
-  ] as const) {
-    const full = await loadDataset({ name: 'fashion-mnist', split });
-    const images = full.images.slice(0, count * 784);
-    await writeFile(
-      join(data, `${prefix}-images-idx3-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [count, 28, 28], data: images }),
-    );
-    await writeFile(
-      join(data, `${prefix}-labels-idx1-ubyte`),
-      encodeIdx({ dtype: 'uint8', shape: [count], data: Uint8Array.from(full.labels.slice(0, count)) }),
-    );
-  }
+  if (hasData) await writeIdxSlice({ name: 'fashion-mnist', out: data, train: 96, test: 24 });
 });
 
 describe.skipIf(!hasData)('--image-size and --channels on an IDX dataset', () => {
