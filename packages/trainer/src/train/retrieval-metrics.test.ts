@@ -57,6 +57,11 @@ describe('evaluateRetrieval', () => {
   };
   const db = draw(n);
   const qs = draw(q);
+  /** The classes in the order of their anchor's distance to query `query`. */
+  const anchorsByDistance = (query: number) =>
+    Array.from({ length: classes }, (_, c) => c).sort(
+      (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
+    );
   const result = evaluateRetrieval({
     database: db.vectors,
     databaseLabels: db.labels,
@@ -86,9 +91,7 @@ describe('evaluateRetrieval', () => {
 
   it('two-stage with probe 1 matches the bucket-ordered ranking built by hand', () => {
     const ranked = Array.from({ length: q }, (_, query) => {
-      const anchorOrder = Array.from({ length: classes }, (_, c) => c).sort(
-        (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
-      );
+      const anchorOrder = anchorsByDistance(query);
       const position = (c: number) => anchorOrder.indexOf(c);
       const d = (i: number) => distance(qs.vectors, query, db.vectors, i, dim);
       // probe 1: the nearest bucket first, then buckets by anchor distance, each by item distance
@@ -131,9 +134,7 @@ describe('evaluateRetrieval', () => {
     // the synthetic clusters overlap, so some items sit in another class's bucket: the two bucketings differ
     expect(bucket.some((b, i) => b !== db.labels[i])).toBe(true);
     const ranked = Array.from({ length: q }, (_, query) => {
-      const anchorOrder = Array.from({ length: classes }, (_, c) => c).sort(
-        (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
-      );
+      const anchorOrder = anchorsByDistance(query);
       const position = (c: number) => anchorOrder.indexOf(c);
       const d = (i: number) => distance(qs.vectors, query, db.vectors, i, dim);
       return Array.from({ length: n }, (_, i) => i).sort(
@@ -146,9 +147,7 @@ describe('evaluateRetrieval', () => {
     expect(byAnchor.precisionAt10).toBeCloseTo(expected.precisionAt10, 5);
     expect(byAnchor.mapAt100).toBeCloseTo(expected.mapAt100, 5);
     const scanned = qs.labels.reduce((sum, _, query) => {
-      const first = Array.from({ length: classes }, (_, c) => c).sort(
-        (a, b) => distance(qs.vectors, query, anchors, a, dim) - distance(qs.vectors, query, anchors, b, dim),
-      )[0]!;
+      const first = anchorsByDistance(query)[0]!;
       return sum + bucket.filter((b) => b === first).length / n;
     }, 0);
     expect(byAnchor.fractionScanned).toBeCloseTo(scanned / q, 10);
