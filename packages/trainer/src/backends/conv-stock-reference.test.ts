@@ -19,7 +19,7 @@ type Pad = 'same' | 'valid';
 interface Case {
   x: [number, number, number, number];
   filter: [number, number, number, number];
-  strides: 1 | 2;
+  strides: 1 | 2 | 3;
   pad: Pad;
 }
 
@@ -43,6 +43,11 @@ const cases: Case[] = [
   // stride-2 stems with few input channels (the filter gradient's matMul path)
   { x: [2, 17, 17, 3], filter: [3, 3, 3, 32], strides: 2, pad: 'same' },
   { x: [3, 11, 12, 1], filter: [3, 3, 1, 16], strides: 2, pad: 'valid' },
+  // the sub-pixel phases: the 7×7 stride-2 ImageNet stem, an even filter at stride 3 on odd and
+  // even sizes, a 1×1 stride-2 projection on an odd-by-even input
+  { x: [2, 20, 20, 3], filter: [7, 7, 3, 16], strides: 2, pad: 'same' },
+  { x: [2, 11, 10, 8], filter: [4, 4, 8, 16], strides: 3, pad: 'same' },
+  { x: [2, 9, 8, 16], filter: [1, 1, 16, 24], strides: 2, pad: 'same' },
 ];
 
 /** Tolerance relative to the reference's largest magnitude: float32 sums of up to ~1,000 terms. */

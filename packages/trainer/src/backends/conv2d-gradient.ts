@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
  * gradients are convolutions in disguise:
  * - filter: correlate the padded input (channels as batch) with dy (batch as channels), dilated by
  *   the stride — or, with ≤ 4 input channels, multiply the patch matrix by dy;
- * - input: correlate dy (zero-dilated by the stride, then padded) with the spatially flipped,
- *   in/out-transposed filter.
+ * - input: correlate the padded dy with the spatially flipped, in/out-transposed filter; at
+ *   strides above 1, one such stride-1 correlation per output phase (sub-pixel), with the filter
+ *   taps of that phase, interleaved.
  */
 
 type PadSpec =
@@ -52,22 +53,6 @@ export function convGeometry(
   const outHeight = Math.floor((inHeight + top + bottom - filterHeight) / sh) + 1;
   const outWidth = Math.floor((inWidth + left + right - filterWidth) / sw) + 1;
   return { top, left, bottom, right, outHeight, outWidth };
-}
-
-/** Inserts (stride − 1) zeros between the rows and the columns of an NHWC tensor. */
-function dilateSpatial(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  if (sh === 1 && sw === 1) return x;
-  const [n, h, w, c] = x.shape;
-  const spread = tf.pad(tf.reshape(x, [n, h, 1, w, 1, c]), [
-    [0, 0],
-    [0, 0],
-    [0, sh - 1],
-    [0, 0],
-    [0, sw - 1],
-    [0, 0],
-  ]);
-  const full = tf.reshape(spread, [n, h * sh, w * sw, c]) as tf.Tensor4D;
-  return tf.slice(full, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]);
 }
 
 /**
@@ -145,7 +130,123 @@ function filterGradientByMatMul(
   return tf.reshape(tf.matMul(patches, dyMatrix), [fh, fw, inChannels, outChannels]);
 }
 
-/** dL/dx of `conv2d(x, filter, strides, pad)` (NHWC, dilation 1), via one forward conv2d. */
+/**
+ * One output phase r (0 ≤ r < stride) of a strided convolution's input gradient along one axis:
+ * the input positions stride·p + r receive dy from the filter taps first, first + stride, … (taps
+ * of that phase, `taps` of them), dy's row p + offset − t meeting tap first + t·stride. `size`:
+ * positions p of this phase.
+ */
+function inputPhase(r: number, stride: number, filter: number, before: number, inSize: number) {
+  const first = (r + before) % stride;
+  const taps = first < filter ? Math.ceil((filter - first) / stride) : 0;
+  const offset = (r + before - first) / stride;
+  const size = r < inSize ? Math.ceil((inSize - r) / stride) : 0;
+  return { first, taps, offset, size };
+}
+
+/**
+ * Pads (or, where negative, crops) the rows and columns of an NHWC tensor: the window of dy a
+ * stride-1 correlation reads.
+ */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const cropTop = Math.max(-top, 0);
+  const cropLeft = Math.max(-left, 0);
+  const keptH = h - cropTop - Math.max(-bottom, 0);
+  const keptW = w - cropLeft - Math.max(-right, 0);
+  const cropped =
+    cropTop > 0 || cropLeft > 0 || keptH < h || keptW < w
+      ? tf.slice(x, [0, cropTop, cropLeft, 0], [n, keptH, keptW, c])
+      : x;
+  if (top <= 0 && bottom <= 0 && left <= 0 && right <= 0) return cropped;
+  return tf.pad(cropped, [
+    [0, 0],
+    [Math.max(top, 0), Math.max(bottom, 0)],
+    [Math.max(left, 0), Math.max(right, 0)],
+    [0, 0],
+  ]);
+}
+
+/**
+ * dL/dx of a strided conv2d by its sub-pixel decomposition: the input positions of each phase
+ * (row mod stride, column mod stride) are one stride-1 correlation of dy with the filter taps of
+ * that phase (flipped, in/out-transposed), and the phases interleave into dx. Only the
+ * multiplications a direct transposed convolution makes, where correlating the zero-dilated dy
+ * with the whole filter makes stride² as many, three quarters of them with zeros at stride 2.
+ */
+function subPixelInputGradient(
+  xShape: [number, number, number, number],
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: [number, number],
+  g: ConvGeometry,
+): tf.Tensor4D {
+  const [n, height, width, inChannels] = xShape;
+  const [fh, fw] = filter.shape;
+  const [sh, sw] = strides;
+  const rowsOut = Math.ceil(height / sh);
+  const colsOut = Math.ceil(width / sw);
+  // A phase's kernel is built from the filter's values (read synchronously: this runs on cpu and
+  // wasm, whose slicing kernels are slow on filters: small, of rank 6 or strided).
+  const [, , filterIn, filterOut] = filter.shape;
+  const values = filter.dataSync() as Float32Array;
+  const bands: tf.Tensor[] = [];
+  for (let ry = 0; ry < sh; ry++) {
+    const py = inputPhase(ry, sh, fh, g.top, height);
+    const phases: tf.Tensor4D[] = [];
+    for (let rx = 0; rx < sw; rx++) {
+      const px = inputPhase(rx, sw, fw, g.left, width);
+      let phase: tf.Tensor4D;
+      if (py.taps === 0 || px.taps === 0 || py.size === 0 || px.size === 0) {
+        phase = tf.zeros([n, py.size, px.size, inChannels]);
+      } else {
+        // taps first + t·stride, reversed (a correlation), in/out-transposed: [taps, taps, out, in]
+        const kernelValues = new Float32Array(py.taps * px.taps * filterOut * filterIn);
+        for (let ty = 0; ty < py.taps; ty++) {
+          const ky = py.first + (py.taps - 1 - ty) * sh;
+          for (let tx = 0; tx < px.taps; tx++) {
+            const kx = px.first + (px.taps - 1 - tx) * sw;
+            const src = (ky * fw + kx) * filterIn * filterOut;
+            const dst = (ty * px.taps + tx) * filterOut * filterIn;
+            for (let i = 0; i < filterIn; i++) {
+              for (let o = 0; o < filterOut; o++)
+                kernelValues[dst + o * filterIn + i] = values[src + i * filterOut + o]!;
+            }
+          }
+        }
+        const kernel = tf.tensor4d(kernelValues, [py.taps, px.taps, filterOut, filterIn]);
+        // dy rows offset − taps + 1 … offset + size − 1 (zeros outside dy)
+        const window = padOrCrop(
+          dy,
+          py.taps - 1 - py.offset,
+          py.offset + py.size - g.outHeight,
+          px.taps - 1 - px.offset,
+          px.offset + px.size - g.outWidth,
+        );
+        phase = tf.conv2d(window, kernel, 1, 'valid');
+      }
+      // every phase as large as phase 0, so that they interleave by a reshape
+      phases.push(padOrCrop(phase, 0, rowsOut - py.size, 0, colsOut - px.size));
+    }
+    // [sw, n·rows·cols, c] → [n·rows·cols, sw, c]: the columns interleaved
+    const columns = tf.reshape(tf.concat(phases, 0), [sw, n * rowsOut * colsOut, inChannels]);
+    bands.push(tf.reshape(tf.transpose(columns, [1, 0, 2]), [n * rowsOut, colsOut * sw * inChannels]));
+  }
+  // [sh, n·rows, width·c] → [n·rows, sh, width·c]: the rows interleaved. (Rank-3 transposes of
+  // whole-tensor concatenations: wasm's Pack along inner axes and its rank-6 Transpose copy in
+  // small pieces in JS.)
+  const rows = tf.reshape(tf.concat(bands, 0), [sh, n * rowsOut, colsOut * sw * inChannels]);
+  const full = tf.reshape(tf.transpose(rows, [1, 0, 2]), [n, rowsOut * sh, colsOut * sw, inChannels]);
+  return full.shape[1] === height && full.shape[2] === width
+    ? (full as tf.Tensor4D)
+    : (tf.slice(full, [0, 0, 0, 0], [n, height, width, inChannels]) as tf.Tensor4D);
+}
+
+/**
+ * dL/dx of `conv2d(x, filter, strides, pad)` (NHWC, dilation 1): at stride 1 one forward conv2d of
+ * the padded dy with the flipped filter, at larger strides its sub-pixel decomposition (one
+ * stride-1 conv2d per phase).
+ */
 export function conv2dInputGradient(
   xShape: [number, number, number, number],
   dy: tf.Tensor4D,
@@ -157,13 +258,13 @@ export function conv2dInputGradient(
     const [, height, width] = xShape;
     const [fh, fw] = filter.shape;
     const g = convGeometry(height, width, fh, fw, strides, pad);
-    const dilated = dilateSpatial(dy, strides[0], strides[1]);
+    if (strides[0] > 1 || strides[1] > 1) return subPixelInputGradient(xShape, dy, filter, strides, g);
     const padTop = fh - 1 - g.top;
     const padLeft = fw - 1 - g.left;
-    const padBottom = height + fh - 1 - padTop - dilated.shape[1];
-    const padRight = width + fw - 1 - padLeft - dilated.shape[2];
+    const padBottom = height + fh - 1 - padTop - dy.shape[1];
+    const padRight = width + fw - 1 - padLeft - dy.shape[2];
     // Negative padding (only with explicit pads larger than the filter) means cropping.
-    const padded = tf.pad(dilated, [
+    const padded = tf.pad(dy, [
       [0, 0],
       [Math.max(padTop, 0), Math.max(padBottom, 0)],
       [Math.max(padLeft, 0), Math.max(padRight, 0)],
