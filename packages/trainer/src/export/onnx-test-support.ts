@@ -148,10 +148,12 @@ export function exportChecker() {
 
 /**
  * Replaces every weight with seeded uniform noise (variances and γ in [0.5, 1.5), the rest in
- * [−0.5, 0.5)), so that biases and normalisation statistics are all non-trivial.
+ * [−0.5, 0.5)), so that biases and normalisation statistics are all non-trivial. With `only`, just
+ * the weights whose name matches it.
  */
-export function randomizeWeights<M extends tf.LayersModel>(model: M, seed: number): M {
+export function randomizeWeights<M extends tf.LayersModel>(model: M, seed: number, only?: RegExp): M {
   model.weights.forEach((w, i) => {
+    if (only !== undefined && !only.test(w.originalName)) return;
     const positive = /(variance|gamma)$/.test(w.originalName);
     w.write(
       tf.tidy(() =>

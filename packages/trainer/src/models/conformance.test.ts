@@ -101,24 +101,7 @@ function relativeErrors(a: Float32Array[], b: Float32Array[]): number[] {
  * He-initialised kernels: ±0.5 kernels grow activations ~2× per layer over 17 layers.
  */
 function randomized(model: tf.LayersModel, seed: number, all: boolean): tf.LayersModel {
-  if (all) return randomizeWeights(model, seed);
-  model.weights.forEach((w, i) => {
-    const name = w.originalName;
-    if (!/(moving_mean|moving_variance|gamma|beta)$/.test(name)) return;
-    const positive = /(variance|gamma)$/.test(name);
-    w.write(
-      tf.tidy(() =>
-        tf.randomUniform(
-          w.shape as number[],
-          positive ? 0.5 : -0.5,
-          positive ? 1.5 : 0.5,
-          'float32',
-          seed * 100 + i,
-        ),
-      ),
-    );
-  });
-  return model;
+  return randomizeWeights(model, seed, all ? undefined : /(moving_mean|moving_variance|gamma|beta)$/);
 }
 
 const check = exportChecker();
