@@ -79,12 +79,17 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   const specs = selectSpecs({});
   const plan = estimatePlan(specs, results);
   const finished = plan.rows.reduce((s, r) => s + r.done, 0);
+  const extended = selectSpecs({ extended: true });
+  const extendedPlan = estimatePlan(extended, results);
+  const extendedLeft = extendedPlan.rows.reduce((s, r) => s + r.todo, 0) - (specs.length - finished);
   const body: string[] = [];
   body.push(
     `**State of the suite:** ${finished} of ${specs.length} runs finished (${hours(plan.doneSeconds)} of runs); ` +
       `the remaining ${specs.length - finished} would take about ${hours(plan.todoSeconds)} on a 2-core machine ` +
       '(measured per backbone and regime where runs have finished, estimated otherwise). ' +
-      'Tables below show what has finished; a cell with fewer than three seeds says so.',
+      'Tables below show what has finished; a cell with fewer than three seeds says so. ' +
+      `The extended part (\`--extended\`: the ViT on the full set, ResNet-18, MNIST) has ${extendedLeft} runs left ` +
+      `of about ${hours(extendedPlan.todoSeconds - plan.todoSeconds)} more.`,
   );
   body.push('## The claims, row by row');
   const claims = claimRows(cells);

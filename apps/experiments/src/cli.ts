@@ -14,6 +14,7 @@ import { SUITE_RESULTS, selectSpecs } from './select.js';
 
 interface Flags {
   quick?: boolean;
+  extended?: boolean;
   only?: RegExp;
   results?: string;
   workDir: string;
@@ -50,6 +51,7 @@ function resultsFile(flags: Pick<Flags, 'quick' | 'results' | 'workDir'>): strin
 function common(command: Command): Command {
   return command
     .option('--quick', 'the pipeline check: two losses, 10 shots, one seed, a few minutes')
+    .option('--extended', 'also the ViT on the full set, ResNet-18 and MNIST (many hours more)')
     .option(
       '--only <regex>',
       'only the runs whose id matches (ids: group/dataset/backbone/loss/regime/variant/seed/hash)',

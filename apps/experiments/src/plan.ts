@@ -8,7 +8,7 @@ import { type Regime, type RunSpec, runId } from './spec.js';
  * scaled by their cost per image relative to refcnn, which is a guess until a run measures it.
  */
 const PRIOR_SECONDS: Record<Regime, number> = { full: 270, 'shots-50': 60, 'shots-10': 45 };
-const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 4, resnet18: 6 };
+const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 3, resnet18: 6 };
 
 export interface PlanRow {
   group: string;

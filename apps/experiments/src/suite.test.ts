@@ -31,8 +31,20 @@ describe('the suite', () => {
     expect(new Set(main.map((s) => `${s.loss}:${s.regime}`)).size).toBe(18);
   });
 
+  it('keeps the many-hour parts apart: the ViT full set, ResNet-18 and MNIST only with extended', () => {
+    const extended = fullSuite({ extended: true });
+    const core = new Set(suite.map(runId));
+    const extra = extended.filter((s) => !core.has(runId(s)));
+    expect(extended.length - extra.length).toBe(suite.length);
+    expect(suite.some((s) => s.backbone === 'resnet18' || s.dataset === 'mnist')).toBe(false);
+    expect(suite.filter((s) => s.backbone === 'vit').every((s) => s.regime !== 'full')).toBe(true);
+    expect(extra.filter((s) => s.backbone === 'vit').every((s) => s.regime === 'full')).toBe(true);
+    expect(extra.filter((s) => s.backbone === 'resnet18')).toHaveLength(6 * 3 * 3);
+    expect(extra.filter((s) => s.dataset === 'mnist')).toHaveLength(6 * 3);
+  });
+
   it("names only options the loss has, with values of the option's kind", () => {
-    for (const spec of [...suite, ...quickSuite()]) {
+    for (const spec of [...fullSuite({ extended: true }), ...quickSuite()]) {
       const known = new Map(getLossFactory(spec.loss).options.map((o) => [o.name, o]));
       for (const [name, value] of Object.entries(spec.lossOptions)) {
         const option = known.get(name);
