@@ -86,7 +86,8 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   body.push(
     `**State of the suite:** ${finished} of ${specs.length} runs finished (${hours(plan.doneSeconds)} of runs); ` +
       `the remaining ${specs.length - finished} would take about ${hours(plan.todoSeconds)} on a 2-core machine ` +
-      '(measured per backbone and regime where runs have finished, estimated otherwise). ' +
+      '(the median wall time of the finished runs of each backbone and regime, estimated where none has ' +
+      'finished; the runs so far shared the two cores with other work, so this is an upper bound). ' +
       'Tables below show what has finished; a cell with fewer than three seeds says so. ' +
       `The extended part (\`--extended\`: the ViT on the full set, ResNet-18, MNIST) has ${extendedLeft} runs left ` +
       `of about ${hours(extendedPlan.todoSeconds - plan.todoSeconds)} more.`,

@@ -100,7 +100,8 @@ export function barChart(options: BarChartOptions): string {
   const series = options.series ?? [''];
   const labelWidth = Math.min(300, Math.max(...bars.map((b) => b.label.length)) * FONT_WIDTH + 12);
   const labelChars = Math.floor((labelWidth - 12) / FONT_WIDTH);
-  const valueWidth = 70;
+  // room for the value label, and for its ± when there are error bars
+  const valueWidth = bars.some((b) => b.errors?.some((e) => e > 0)) ? 120 : 70;
   const plotWidth = WIDTH - labelWidth - valueWidth;
   const row = 18;
   const gap = series.length > 1 ? 10 : 4;

@@ -92,6 +92,23 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
     await page.close();
   });
 
+  it('draws the committed comparison: a bar and an error bar per loss and seeds', async () => {
+    const { aggregate, readResults, SUITE_RESULTS } = await import('@anchorage/experiments');
+    const cells = aggregate(await readResults(SUITE_RESULTS)).filter((c) => c.group === 'main');
+    const page = await open('/results/experiments');
+    await page.getByRole('heading', { name: 'The claims, row by row' }).waitFor();
+    for (const table of new Set(cells.map((c) => `${c.dataset} · ${c.backbone} · ${c.regime}`))) {
+      const list = cells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table);
+      const id = `experiments-${table.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+      const chart = page.locator(`svg[data-chart="${id}"]`);
+      expect(await chart.count(), id).toBe(1);
+      expect(await chart.locator('rect.bar').count(), id).toBe(list.length);
+      const spread = list.filter((c) => c.metrics.mAP.std > 0).length;
+      expect(await chart.locator('path.error-bar').count(), id).toBe(spread);
+    }
+    await page.close();
+  });
+
   it('draws the committed embedding map: every projected point and one anchor per class', async () => {
     const file = 'apps/docs/data/embedding-map.fmnist-cam.json';
     const map = JSON.parse(readFileSync(`${repoRoot}${file}`, 'utf8')) as {
