@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { registerBackbone } from '../models';
 import { Random } from '../random';
 import { firstStepGradient } from '../train/adam-test-support';
+import type { TensorBundle } from '../train/checkpoint';
 import { resolveTrainConfig } from '../train/config';
 import type { EngineBatch } from '../train/engine';
 import { shardBatch } from './parallel-engine';
@@ -32,6 +33,45 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/** conv–BN–ReLU–GAP–dense, registered on this thread only; returns the unregister function. */
+function registerRuntimeBn(): () => void {
+  return registerBackbone({
+    name: 'runtime-bn',
+    description: 'conv–BN–ReLU–GAP–dense, registered by the test',
+    create: ({ inputShape: shape, dim, seed }) =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({
+            inputShape: [...shape],
+            filters: 8,
+            kernelSize: 3,
+            useBias: false,
+            kernelInitializer: tf.initializers.heNormal({ seed }),
+          }),
+          tf.layers.batchNormalization({ momentum: 0.5 }),
+          tf.layers.reLU(),
+          tf.layers.globalAveragePooling2d({}),
+          tf.layers.dense({
+            units: dim,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+          }),
+        ],
+      }),
+  });
+}
+
+/** A snapshot's model weights by name. */
+function namedWeights(bundle: TensorBundle): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  let offset = 0;
+  for (const spec of bundle.specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    out[spec.name] = new Float32Array(bundle.data.slice(offset * 4, (offset + size) * 4));
+    offset += size;
+  }
+  return out;
 }
 
 describe('shardBatch', () => {
@@ -104,29 +144,7 @@ describe('createParallelEngine', () => {
 
   it('trains a backbone registered at run time (with batch norm): replicas keep identical weights and moving statistics', async () => {
     // Registered on this thread only: the workers' own module instances have never heard of it.
-    const unregister = registerBackbone({
-      name: 'runtime-bn',
-      description: 'conv–BN–ReLU–GAP–dense, registered by the test',
-      create: ({ inputShape: shape, dim, seed }) =>
-        tf.sequential({
-          layers: [
-            tf.layers.conv2d({
-              inputShape: [...shape],
-              filters: 8,
-              kernelSize: 3,
-              useBias: false,
-              kernelInitializer: tf.initializers.heNormal({ seed }),
-            }),
-            tf.layers.batchNormalization({ momentum: 0.5 }),
-            tf.layers.reLU(),
-            tf.layers.globalAveragePooling2d({}),
-            tf.layers.dense({
-              units: dim,
-              kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
-            }),
-          ],
-        }),
-    });
+    const unregister = registerRuntimeBn();
     try {
       const runtime = resolveTrainConfig({ ...config, dataset: 'synthetic', backbone: 'runtime-bn' });
       await withTwinEngines({ config: runtime, inputShape, classes }, async (parallel) => {
@@ -139,6 +157,40 @@ describe('createParallelEngine', () => {
         const layers = (await parallel.snapshot()).model.weights.specs.map((s) => s.name);
         expect(layers.some((n) => n.endsWith('moving_mean'))).toBe(true);
         expect(maxAbsDiff(w0!, before!)).toBeGreaterThan(1e-3);
+      });
+    } finally {
+      unregister();
+    }
+  });
+  it('keeps --freeze layers (moving statistics included) fixed on every worker until --unfreeze-after', async () => {
+    const unregister = registerRuntimeBn();
+    try {
+      const frozen = resolveTrainConfig({
+        ...config,
+        dataset: 'synthetic',
+        backbone: 'runtime-bn',
+        freeze: 2,
+        unfreezeAfter: 1,
+      });
+      await withTwinEngines({ config: frozen, inputShape, classes }, async (parallel) => {
+        await parallel.beginEpoch!(0);
+        const start = namedWeights((await parallel.snapshot()).model.weights);
+        const fixed = Object.keys(start).filter((n) => /conv2d|batch_normalization/.test(n));
+        const dense = Object.keys(start).filter((n) => n.includes('dense'));
+        expect(fixed.length).toBe(5); // kernel, gamma, beta, moving mean, moving variance
+        for (let step = 0; step < 2; step++)
+          expect((await parallel.step(batch(40 + step, 7))).applied).toBe(true);
+        const [w0, w1] = await parallel.weights();
+        expect(maxAbsDiff(w0!, w1!)).toBe(0);
+        const after = namedWeights((await parallel.snapshot()).model.weights);
+        for (const name of fixed) expect(after[name], name).toEqual(start[name]);
+        for (const name of dense) expect(maxAbsDiff(after[name]!, start[name]!), name).toBeGreaterThan(0);
+        await parallel.beginEpoch!(1);
+        expect((await parallel.step(batch(50, 7))).applied).toBe(true);
+        const thawed = namedWeights((await parallel.snapshot()).model.weights);
+        for (const name of fixed) expect(maxAbsDiff(thawed[name]!, after[name]!), name).toBeGreaterThan(0);
+        const [t0, t1] = await parallel.weights();
+        expect(maxAbsDiff(t0!, t1!)).toBe(0);
       });
     } finally {
       unregister();
