@@ -73,6 +73,7 @@ describe.runIf(data !== undefined)('pnpm experiments --quick', () => {
         'nearest-anchor:3',
       ]);
       expect(r.config).toMatchObject({ shots: 10, epochs: 2, dim: 16 });
+      expect(r.config).not.toHaveProperty('data'); // the folder given with --data stays on this machine
       expect(r.versions['@anchorage/trainer']).toMatch(/^\d+\.\d+\.\d+/);
       expect(r.backend).toBe('wasm');
     }

@@ -211,7 +211,8 @@ export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummar
     const result: RunResult = {
       id,
       spec,
-      config: state.config,
+      // the dataset folder is this machine's, not part of the configuration: kept out of the committed file
+      config: Object.fromEntries(Object.entries(state.config).filter(([key]) => key !== 'data')),
       report: {
         mAP: report.mAP as number,
         mapAt100: report.mapAt100 as number,
