@@ -12,6 +12,10 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   },
   'losses/cam.ts': { count: 1, why: 'the labels for that CPU path, in the same branch' },
   'export/tfjs-to-onnx.ts': { count: 1, why: 'fallback for callers that pass no weightValues' },
+  'backends/conv2d-gradient.ts': {
+    count: 1,
+    why: "the strided input gradient's filter taps: it runs only on cpu (FORWARD_CONV_GRADIENT_BACKENDS) and in wasm's own backprop kernels, never on webgpu",
+  },
 };
 
 const src = join(import.meta.dirname, '..');
