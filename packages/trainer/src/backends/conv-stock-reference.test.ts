@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { relativeError } from './conv-wasm/conv-check';
 import { silenceCpuBanner } from './quiet';
-import { randomValues, runOn } from './test-support';
+import { randomValues, runOn, stockConvGradients } from './test-support';
 import { registerTrainingKernels } from './training-kernels';
 import { prepareWasmBackend } from './wasm';
 
@@ -66,17 +66,7 @@ function inputs(c: Case) {
 
 /** [dx, dfilter] from the cpu backend's stock backprop kernels, called directly. */
 function stockGradients(c: Case): tf.Tensor[] {
-  const { x, filter, dy } = inputs(c);
-  const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-  const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, {
-    ...attrs,
-    inputShape: c.x,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const dFilter = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
-    ...attrs,
-    filterShape: c.filter,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  return [dx, dFilter];
+  return stockConvGradients(c, inputs(c));
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2dFilterGradient, conv2dInputGradient, registerConv2dGradient } from './conv2d-gradient';
-import { maxAbsDiff, randomValues, runOn } from './test-support';
+import { maxAbsDiff, randomValues, runOn, stockConvGradients } from './test-support';
 import { registerTrainingKernels } from './training-kernels';
 import { prepareWasmBackend } from './wasm';
 
@@ -44,17 +44,7 @@ function tensors(c: Case) {
 
 /** tfjs's own backprop kernels on the cpu backend: the reference. */
 function stock(c: Case): tf.Tensor[] {
-  const { x, filter, dy } = tensors(c);
-  const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-  const dFilter = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
-    ...attrs,
-    filterShape: c.filter,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, {
-    ...attrs,
-    inputShape: c.x,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  return [dx, dFilter];
+  return stockConvGradients(c, tensors(c));
 }
 
 function patched(c: Case): tf.Tensor[] {

@@ -29,3 +29,28 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
 }
+
+/** The parts of a convolution the stock backprop kernels take. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number;
+}
+
+/** [dx, dfilter] from the current backend's stock Conv2D backprop kernels, called directly: the reference. */
+export function stockConvGradients(
+  c: ConvCase,
+  { x, filter, dy }: { x: tf.Tensor; filter: tf.Tensor; dy: tf.Tensor },
+): tf.Tensor[] {
+  const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, {
+    ...attrs,
+    inputShape: c.x,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const dFilter = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+    ...attrs,
+    filterShape: c.filter,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return [dx, dFilter];
+}
