@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { appendResult, type RunResult, readResults, repairResults } from './results.js';
-import { type RunSpec, runId, trainArgs } from './spec.js';
+import { evalArgs, type RunSpec, runId, trainArgs } from './spec.js';
 
 const require = createRequire(import.meta.url);
 
@@ -182,22 +182,7 @@ export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummar
     const trainSeconds = (performance.now() - trainStarted) / 1000;
 
     const evalStarted = performance.now();
-    const evaluation = await runTrainer(
-      [
-        'eval',
-        '--checkpoint',
-        dir,
-        ...dataArgs,
-        '--json',
-        '--probes',
-        '1,2,3',
-        '--buckets',
-        'labels,nearest-anchor',
-        '--backend',
-        'wasm',
-      ],
-      logFile,
-    );
+    const evaluation = await runTrainer([...evalArgs(spec), '--checkpoint', dir, ...dataArgs], logFile);
     if (evaluation.status === 130 || evaluation.status === null)
       throw new RunInterruptedError(`${id}: interrupted during evaluation; start again to redo it`);
     if (evaluation.status !== 0) throw new RunFailedError(id, 'eval', evaluation.status, logFile);

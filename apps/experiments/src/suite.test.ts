@@ -1,8 +1,9 @@
 import { getLossFactory, listLosses } from '@anchorage/trainer';
 import { describe, expect, it } from 'vitest';
 import { aggregate, comparisonTables, formatStat, stat } from './aggregate.js';
-import type { RunResult } from './results.js';
-import { runId, shotsOf, trainArgs } from './spec.js';
+import { type RunResult, readResults } from './results.js';
+import { SUITE_RESULTS } from './select.js';
+import { evalArgs, runId, shotsOf, trainArgs } from './spec.js';
 import { fullSuite, LOSSES, quickSuite } from './suite.js';
 
 describe('the suite', () => {
@@ -68,6 +69,26 @@ describe('the suite', () => {
     );
     expect(shotsOf('full')).toBeUndefined();
     expect(shotsOf('shots-50')).toBe(50);
+  });
+
+  it('evaluates the main comparison with every probe and bucketing, the other groups with probe 1 only', () => {
+    const main = suite.find((s) => s.group === 'main')!;
+    const sweep = suite.find((s) => s.group === 'sweep')!;
+    expect(evalArgs(main).join(' ')).toContain('--probes 1,2,3 --buckets labels,nearest-anchor');
+    expect(evalArgs(sweep).join(' ')).toContain('--probes 1 --buckets nearest-anchor');
+  });
+
+  it('still has a spec for every committed result, each with the two-stage rows its group asks for', async () => {
+    const committed = await readResults(SUITE_RESULTS);
+    const specs = new Map(fullSuite({ extended: true }).map((s) => [runId(s), s]));
+    for (const result of committed) {
+      const spec = specs.get(result.id);
+      expect(spec, result.id).toBeDefined();
+      expect(result.spec).toEqual(spec);
+      const rows = result.report.twoStage.map((t) => `${t.buckets}:${t.probe}`);
+      if (spec!.group === 'main') expect(rows).toHaveLength(6);
+      else expect(rows).toContain('nearest-anchor:1');
+    }
   });
 });
 
