@@ -1,10 +1,10 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import type { Drained, TopK } from './top-k.js';
+import type { CodeStore } from './kernel/int8.js';
+import type { RowStore } from './kernel/l2.js';
+import type { Drained } from './top-k.js';
 import type { ItemId, SearchHit, StoredItem } from './types.js';
+import type { CompressionSettings } from './validate.js';
 import { NO_LABEL, VectorBlock } from './vector-block.js';
-
-/** Rows per stage-2 tile: 1,024 rows of d = 128 are 512 KiB, which stays in L2 while a batch of queries passes over them. */
-const TILE_ROWS = 1024;
 
 /**
  * The storage engine shared by FlatIndex (one bucket) and AnchorIndex (one bucket per anchor):
@@ -19,11 +19,30 @@ export class ItemStore {
   /** Searches in flight on worker threads (`SearchPool#search`): writes wait for them to settle. */
   pins = 0;
 
+  /**
+   * Per bucket, the owning thread's reader of its float32 rows and of its int8 codes (compressed
+   * stores); undefined until the bucket's first row. A block keeps its readers for life, so these
+   * are set once, when a bucket first receives a row.
+   */
+  readonly rowReaders: (RowStore | undefined)[];
+  readonly codeReaders: (CodeStore | undefined)[];
+
+  /** With `compression`, every block also keeps int8 codes of its rows (the compressed stage 2). */
   constructor(
     readonly dim: number,
     readonly bucketCount: number,
+    readonly compression?: CompressionSettings,
   ) {
-    this.blocks = Array.from({ length: bucketCount }, () => new VectorBlock(dim));
+    this.blocks = Array.from({ length: bucketCount }, () => new VectorBlock(dim, compression !== undefined));
+    this.rowReaders = new Array(bucketCount).fill(undefined);
+    this.codeReaders = new Array(bucketCount).fill(undefined);
+  }
+
+  private noteReaders(bucket: number): void {
+    if (this.rowReaders[bucket] !== undefined) return;
+    const block = this.blocks[bucket]!;
+    this.rowReaders[bucket] = block.reader;
+    this.codeReaders[bucket] = block.codeReader;
   }
 
   get size(): number {
@@ -52,6 +71,7 @@ export class ItemStore {
       const label = labels === undefined ? NO_LABEL : labels[i]!;
       const slot = this.blocks[bucket]!.push(id, vectors, i * this.dim, label, this.nextOrder++);
       this.locations.set(id, slot * this.bucketCount + bucket);
+      this.noteReaders(bucket);
     }
   }
 
@@ -74,6 +94,7 @@ export class ItemStore {
   ): void {
     const slot = this.blocks[bucket]!.push(id, vectors, offset, label, order);
     this.locations.set(id, slot * this.bucketCount + bucket);
+    this.noteReaders(bucket);
     if (order >= this.nextOrder) this.nextOrder = order + 1;
   }
 
@@ -142,36 +163,6 @@ export class ItemStore {
     });
     all.sort((a, b) => a[0] - b[0]);
     return all.map(([, bucket, slot]) => [bucket, slot]);
-  }
-
-  /**
-   * Stage 2 for a batch: `probes[q]` lists the buckets query q ranks; results go to `heaps[q]`.
-   * Works bucket by bucket and tile by tile so each tile of rows is reused by every query that
-   * probes it while it is still in cache. Returns the number of rows compared per query.
-   */
-  scan(queries: Float32Array, probes: Int32Array[], heaps: TopK[]): Int32Array {
-    const scanned = new Int32Array(probes.length);
-    const byBucket: number[][] = this.blocks.map(() => []);
-    probes.forEach((list, q) => {
-      for (const bucket of list) {
-        byBucket[bucket]!.push(q);
-        scanned[q] += this.blocks[bucket]!.count;
-      }
-    });
-    const { dim } = this;
-    byBucket.forEach((queryList, bucket) => {
-      if (queryList.length === 0) return;
-      const block = this.blocks[bucket]!;
-      if (queryList.length === 1) {
-        block.scan(queries, queryList[0]! * dim, heaps[queryList[0]!]!, bucket);
-        return;
-      }
-      for (let start = 0; start < block.count; start += TILE_ROWS) {
-        const end = Math.min(block.count, start + TILE_ROWS);
-        for (const q of queryList) block.scanRange(queries, q * dim, heaps[q]!, bucket, start, end);
-      }
-    });
-    return scanned;
   }
 
   /** Turns drained heap contents into hits. */

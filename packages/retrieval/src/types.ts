@@ -30,6 +30,13 @@ export interface SearchOptions {
    * `k` still bounds the answer; `k ≥ size` gives the full ranking used by full-database mAP.
    */
   fullRanking?: boolean;
+  /**
+   * Indexes built with `compression: 'int8'`: how many candidates of the int8 scan are re-ranked
+   * with exact float32 distances, ≥ k (default max(4·k, 40)). More candidates, higher recall.
+   */
+  rerank?: number;
+  /** Indexes built with `compression: 'int8'`: scan the float32 rows instead (the exact answer). */
+  exact?: boolean;
 }
 
 /** One search result. `distance` is the squared Euclidean distance to the query (float32 arithmetic in the in-process indexes). */

@@ -122,6 +122,18 @@ export interface ResolvedSearch {
   k: number;
   probe: number;
   fullRanking: boolean;
+  /** Candidates of the int8 scan re-ranked exactly (compressed indexes), when the caller says. */
+  rerank: number | undefined;
+  /** Scan float32 rows even in a compressed index. */
+  exact: boolean;
+}
+
+/**
+ * Candidates a compressed index re-ranks exactly when the caller does not say: 4·k, at least 40.
+ * Chosen on the benchmark's recall@10 against exact search (bench/RESULTS.md).
+ */
+export function defaultRerank(k: number): number {
+  return Math.max(4 * k, 40);
 }
 
 /** Checks `k` (integer ≥ 1) and, when `classes` is given, `probe` (integer in 1..classes). */
@@ -140,7 +152,35 @@ export function checkSearchOptions(options: SearchOptions | undefined, classes?:
       value: probe,
     });
   }
-  return { k, probe, fullRanking: options?.fullRanking === true };
+  const rerank = options?.rerank;
+  if (rerank !== undefined && (!Number.isInteger(rerank) || rerank < k)) {
+    throw new AnchorageError('INVALID_ARGUMENT', `rerank must be an integer ≥ k (${k}), got ${rerank}`, {
+      argument: 'rerank',
+      value: rerank,
+    });
+  }
+  const exact = options?.exact ?? false;
+  if (typeof exact !== 'boolean') {
+    throw new AnchorageError('INVALID_ARGUMENT', `exact must be a boolean, got ${typeof exact}`, {
+      argument: 'exact',
+      value: exact,
+    });
+  }
+  return { k, probe, fullRanking: options?.fullRanking === true, rerank, exact };
+}
+
+/** A compressed store's settings: the candidates a search re-ranks when it does not say. */
+export interface CompressionSettings {
+  rerank: number | undefined;
+}
+
+/**
+ * Candidates to re-rank for a search (0: scan the float32 rows, exact): the search's `rerank`,
+ * else the index's, else {@link defaultRerank}; never fewer than k.
+ */
+export function candidatesFor(compression: CompressionSettings | undefined, search: ResolvedSearch): number {
+  if (compression === undefined || search.exact || search.fullRanking) return 0;
+  return search.rerank ?? Math.max(search.k, compression.rerank ?? defaultRerank(search.k));
 }
 
 /** Runs `decode`, prefixing the message of an `AnchorageError` it throws with the file's path. */
@@ -168,4 +208,27 @@ export function checkQuery(query: unknown, dim: number): asserts query is Float3
       value: length,
     });
   }
+}
+
+/**
+ * The settings of a `compression` option (undefined: none); throws on anything but undefined,
+ * 'none' or 'int8', or a `rerank` that is not an integer ≥ 1.
+ */
+export function checkCompression(compression: unknown, rerank: unknown): CompressionSettings | undefined {
+  if (rerank !== undefined && (!Number.isInteger(rerank) || (rerank as number) < 1)) {
+    throw new AnchorageError('INVALID_ARGUMENT', `rerank must be an integer ≥ 1, got ${String(rerank)}`, {
+      argument: 'rerank',
+      value: rerank,
+    });
+  }
+  if (compression === undefined || compression === 'none') return undefined;
+  if (compression === 'int8') return { rerank: rerank as number | undefined };
+  throw new AnchorageError(
+    'INVALID_ARGUMENT',
+    `compression must be 'none' or 'int8', got ${String(compression)}`,
+    {
+      argument: 'compression',
+      value: compression,
+    },
+  );
 }

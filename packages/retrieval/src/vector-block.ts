@@ -1,3 +1,4 @@
+import { CodeStore } from './kernel/int8.js';
 import { type RowReader, RowStore, type SharedRows, TILE_ROWS } from './kernel/l2.js';
 import type { TopK } from './top-k.js';
 import type { ItemId } from './types.js';
@@ -15,6 +16,8 @@ const EMPTY = new Float32Array(0);
  */
 export class VectorBlock {
   private store: RowStore | undefined;
+  /** The rows' int8 codes, slot for slot (compressed indexes only). */
+  private codeStore: CodeStore | undefined;
   labels: Int32Array;
   /**
    * Insertion order of each slot (a global counter of the owning index): the tie-break of rankings.
@@ -26,7 +29,11 @@ export class VectorBlock {
   /** Bumped whenever the rows or orders move to new memory, so a worker knows to pick them up again. */
   version = 0;
 
-  constructor(readonly dim: number) {
+  /** `compressed`: also keep int8 codes of the rows, for the compressed stage 2. */
+  constructor(
+    readonly dim: number,
+    readonly compressed = false,
+  ) {
     this.labels = new Int32Array(0);
     this.orders = new Float64Array(new SharedArrayBuffer(0));
   }
@@ -39,6 +46,16 @@ export class VectorBlock {
   /** What a worker thread needs to read this block's rows, or undefined before the first row. */
   get source(): SharedRows | undefined {
     return this.store?.source;
+  }
+
+  /** The owning thread's reader of the int8 codes (slot 0), or undefined (uncompressed, or before the first row). */
+  get codeReader(): CodeStore | undefined {
+    return this.codeStore;
+  }
+
+  /** What a worker thread needs to read the codes, or undefined. */
+  get codeSource(): SharedRows | undefined {
+    return this.codeStore?.source;
   }
 
   /** The rows, capacity×dim; a new view after every resize, so do not keep it across writes. */
@@ -63,6 +80,7 @@ export class VectorBlock {
     if (this.count === this.capacity) this.grow(Math.max(16, this.capacity * 2));
     const slot = this.count++;
     this.vectors.set(source.subarray(offset, offset + this.dim), slot * this.dim);
+    this.codeStore?.encode(slot, source, offset);
     this.labels[slot] = label;
     this.orders[slot] = order;
     this.ids[slot] = id;
@@ -75,6 +93,7 @@ export class VectorBlock {
     let moved: ItemId | undefined;
     if (slot !== last) {
       this.vectors.copyWithin(slot * this.dim, last * this.dim, (last + 1) * this.dim);
+      this.codeStore?.move(slot, last);
       this.labels[slot] = this.labels[last]!;
       this.orders[slot] = this.orders[last]!;
       moved = this.ids[last]!;
@@ -96,6 +115,12 @@ export class VectorBlock {
     this.scanRange(query, queryOffset, heap, bucket, 0, this.count);
   }
 
+  /** `scan` over the int8 codes: estimated distances (compressed blocks only), for {@link rerank}. */
+  scanCodes(query: Float32Array, queryOffset: number, heap: TopK, bucket: number): void {
+    if (this.codeStore !== undefined && this.count > 0)
+      scanRows(this.codeStore, this.orders, query, queryOffset, heap, bucket, 0, this.count);
+  }
+
   /** `scan` restricted to slots `start..end-1`. */
   scanRange(
     query: Float32Array,
@@ -110,14 +135,24 @@ export class VectorBlock {
     scanRows(store, this.orders, query, queryOffset, heap, bucket, start, end);
   }
 
-  /** Bytes held: the row memory (capacity, not count), labels, orders, and 8 per id reference. */
+  /** Bytes held: the row memory (capacity, not count), codes, labels, orders, and 8 per id reference. */
   get bytes(): number {
-    return (this.store?.bytes ?? 0) + this.labels.byteLength + this.orders.byteLength + 8 * this.ids.length;
+    return (
+      (this.store?.bytes ?? 0) +
+      (this.codeStore?.bytesHeld ?? 0) +
+      this.labels.byteLength +
+      this.orders.byteLength +
+      8 * this.ids.length
+    );
   }
 
   private grow(capacity: number): void {
     if (this.store === undefined) this.store = new RowStore(this.dim, capacity);
     else this.store.resize(capacity, this.count);
+    if (this.compressed) {
+      if (this.codeStore === undefined) this.codeStore = new CodeStore(this.dim, capacity);
+      else this.codeStore.resize(capacity, this.count);
+    }
     const labels = new Int32Array(capacity);
     labels.set(this.labels.subarray(0, this.count));
     const orders = new Float64Array(new SharedArrayBuffer(capacity * 8));
@@ -152,5 +187,33 @@ export function scanRows(
       const d = distances[i]!;
       if (d <= heap.worst) heap.push(d, orders[tile + i]!, bucket, tile + i);
     }
+  }
+}
+
+/**
+ * The second step of the compressed stage 2: drains `candidates` (chosen by their int8 estimates)
+ * and offers each to `heap` with its exact float32 distance, read through its bucket's reader in
+ * `readers`, so the answer ranks exactly as an uncompressed scan whenever the true nearest are
+ * among the candidates (ties by insertion order, as always).
+ */
+export function rerank(
+  readers: readonly (Pick<RowReader, 'setQuery' | 'distance'> | undefined)[],
+  candidates: TopK,
+  query: Float32Array,
+  queryOffset: number,
+  heap: TopK,
+): void {
+  const drained = candidates.drain();
+  let current = -1;
+  for (let i = 0; i < drained.count; i++) {
+    const bucket = drained.buckets[i]!;
+    const slot = drained.slots[i]!;
+    const reader = readers[bucket]!;
+    if (bucket !== current) {
+      reader.setQuery(query, queryOffset);
+      current = bucket;
+    }
+    const d = reader.distance(slot);
+    if (d <= heap.worst) heap.push(d, drained.orders[i]!, bucket, slot);
   }
 }

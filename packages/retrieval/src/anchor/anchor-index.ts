@@ -3,7 +3,8 @@ import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } 
 import { ItemStore } from '../item-store.js';
 import { RowStore } from '../kernel/l2.js';
 import type { SearchPool } from '../pool/search-pool.js';
-import { shareIndexState } from '../pool/shared-state.js';
+import { SearchScratch, searchHere } from '../pool/search-range.js';
+import { type SharedIndexState, shareIndexState } from '../pool/shared-state.js';
 import { TopK } from '../top-k.js';
 import type {
   AddBatch,
@@ -15,13 +16,16 @@ import type {
   VectorIndex,
 } from '../types.js';
 import {
+  candidatesFor,
   checkBatch,
+  checkCompression,
   checkId,
   checkQuery,
   checkSearchOptions,
   checkVectors,
   type ResolvedSearch,
 } from '../validate.js';
+import { rerank } from '../vector-block.js';
 import { rankAnchors } from './stage-one.js';
 
 /** Options of `new AnchorIndex`. */
@@ -30,7 +34,24 @@ export interface AnchorIndexOptions {
   anchors: Float32Array;
   /** Embedding size d. */
   dim: number;
+  /**
+   * `'int8'`: also keep int8 codes of every vector (a quarter of the float32 bytes, plus 16 per
+   * item) and scan those in stage 2, re-ranking the best `rerank` candidates exactly; searches
+   * read about a quarter of the memory. Off by default (see `SearchOptions.rerank` and `exact`).
+   */
+  compression?: Compression;
+  /**
+   * With compression: the candidates a search re-ranks exactly when it does not give `rerank`
+   * (at least k are always re-ranked; default max(4·k, 40)).
+   */
+  rerank?: number;
 }
+
+/** How `AnchorIndex.load` builds the index (the file holds float32 vectors and anchors only). */
+export type LoadOptions = Pick<AnchorIndexOptions, 'compression' | 'rerank'>;
+
+/** Compression of stage 2: none, or int8 codes re-ranked exactly. */
+export type Compression = 'none' | 'int8';
 
 /**
  * The two-stage anchor index. Each item lives in the bucket of its label, or of its nearest anchor
@@ -51,6 +72,9 @@ export class AnchorIndex implements VectorIndex {
   private readonly anchorStore: RowStore;
   private readonly store: ItemStore;
   private readonly heap = new TopK(10);
+  private readonly exactHeap = new TopK(10);
+  private readonly state: SharedIndexState;
+  private readonly batchScratch = new SearchScratch();
   /** Stage-1 scratch of one query: anchors nearest first and their (float32) squared distances. */
   private readonly order: Int32Array;
   private readonly orderDistances: Float32Array;
@@ -81,11 +105,11 @@ export class AnchorIndex implements VectorIndex {
     this.anchorRows = options.anchors.slice();
     this.anchorStore = new RowStore(dim, classes, true, 0);
     this.anchorStore.rows.set(this.anchorRows);
-    this.store = new ItemStore(dim, classes);
+    this.store = new ItemStore(dim, classes, checkCompression(options.compression, options.rerank));
     this.order = new Int32Array(classes);
     this.orderDistances = new Float32Array(classes);
     this.scratch = new Float32Array(classes);
-    shareIndexState(this, {
+    this.state = shareIndexState(this, {
       dim,
       classes,
       anchors: this.anchorStore.source,
@@ -95,8 +119,11 @@ export class AnchorIndex implements VectorIndex {
     });
   }
 
-  /** Loads an index file written by `AnchorIndex#save`; a FlatIndex file (no anchors) is refused. */
-  static async load(path: string): Promise<AnchorIndex> {
+  /**
+   * Loads an index file written by `AnchorIndex#save`; a FlatIndex file (no anchors) is refused.
+   * The file holds float32 vectors only: `compression` rebuilds the codes as they load.
+   */
+  static async load(path: string, options: LoadOptions = {}): Promise<AnchorIndex> {
     const file = await readIndexFile(path);
     if (file.anchors === undefined) {
       throw new AnchorageError(
@@ -108,15 +135,19 @@ export class AnchorIndex implements VectorIndex {
         },
       );
     }
-    return AnchorIndex.fromContents(file);
+    return AnchorIndex.fromContents(file, options);
   }
 
   /** Builds an index from decoded file contents that include anchors (items keep their order). */
-  static fromContents(file: IndexFileContents): AnchorIndex {
+  static fromContents(file: IndexFileContents, options: LoadOptions = {}): AnchorIndex {
     if (file.anchors === undefined) {
       throw new AnchorageError('UNSUPPORTED', 'the index file has no anchors', { argument: 'file' });
     }
-    const index = new AnchorIndex({ dim: file.dim, anchors: file.anchors });
+    const index = new AnchorIndex({
+      dim: file.dim,
+      anchors: file.anchors,
+      ...options,
+    });
     const counts = new Int32Array(index.classes);
     for (const bucket of file.buckets) counts[bucket]!++;
     index.store.reserve(counts, true);
@@ -133,6 +164,11 @@ export class AnchorIndex implements VectorIndex {
 
   get size(): number {
     return this.store.size;
+  }
+
+  /** The compression of stage 2 this index was built with. */
+  get compression(): Compression {
+    return this.store.compression === undefined ? 'none' : 'int8';
   }
 
   /** Items per bucket (C entries). */
@@ -179,39 +215,13 @@ export class AnchorIndex implements VectorIndex {
     if (resolved.fullRanking) {
       return Array.from({ length: n }, (_, q) => this.searchOne(queries, q * this.dim, resolved));
     }
-    const { k, probe } = resolved;
-    const indices = new Int32Array(n * probe);
-    const distances = new Float32Array(n * probe);
-    const probes: Int32Array[] = new Array(n);
-    const probed: SearchResult['probed'][] = new Array(n);
-    for (let q = 0; q < n; q++) {
-      probes[q] = indices.subarray(q * probe, (q + 1) * probe);
-      rankAnchors(
-        this.anchorStore,
-        this.classes,
-        queries,
-        q * this.dim,
-        probe,
-        probes[q]!,
-        distances.subarray(q * probe, (q + 1) * probe),
-        this.scratch,
-      );
-      probed[q] = probedList(indices, distances, q * probe, probe);
-    }
-    const heaps = Array.from({ length: n }, () => new TopK(k));
-    const scanned = this.store.scan(queries, probes, heaps);
-    return heaps.map((heap, q) => ({
-      hits: this.store.hits(heap.drain(), true),
-      scanned: scanned[q]!,
-      probed: probed[q],
-    }));
+    const candidates = candidatesFor(this.store.compression, resolved);
+    return searchHere(this.state, queries, n, resolved.k, resolved.probe, candidates, this.batchScratch);
   }
 
-  private searchOne(
-    queries: Float32Array,
-    offset: number,
-    { k, probe, fullRanking }: ResolvedSearch,
-  ): SearchResult {
+  private searchOne(queries: Float32Array, offset: number, resolved: ResolvedSearch): SearchResult {
+    const { k, probe, fullRanking } = resolved;
+    const candidates = candidatesFor(this.store.compression, resolved);
     const needed = fullRanking ? this.classes : probe;
     rankAnchors(
       this.anchorStore,
@@ -224,14 +234,21 @@ export class AnchorIndex implements VectorIndex {
       this.scratch,
     );
     const heap = this.heap;
-    heap.reset(k);
+    heap.reset(candidates > 0 ? candidates : k);
     let scanned = 0;
     for (let i = 0; i < probe; i++) {
       const block = this.store.blocks[this.order[i]!]!;
-      block.scan(queries, offset, heap, this.order[i]!);
+      if (candidates > 0) block.scanCodes(queries, offset, heap, this.order[i]!);
+      else block.scan(queries, offset, heap, this.order[i]!);
       scanned += block.count;
     }
-    const hits: SearchHit[] = this.store.hits(heap.drain(), true);
+    let answer = heap;
+    if (candidates > 0) {
+      answer = this.exactHeap;
+      answer.reset(k);
+      rerank(this.store.rowReaders, heap, queries, offset, answer);
+    }
+    const hits: SearchHit[] = this.store.hits(answer.drain(), true);
     // Full ranking: the remaining buckets follow, nearest anchor first, each ranked by distance.
     for (let i = probe; fullRanking && i < this.classes && hits.length < k; i++) {
       const bucket = this.order[i]!;

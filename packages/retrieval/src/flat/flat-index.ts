@@ -2,7 +2,8 @@ import { AnchorageError } from '@anchorage/loss-core';
 import { type IndexFileContents, readIndexFile, storeContents, writeIndexFile } from '../file/index-file.js';
 import { ItemStore } from '../item-store.js';
 import type { SearchPool } from '../pool/search-pool.js';
-import { shareIndexState } from '../pool/shared-state.js';
+import { SearchScratch, searchHere } from '../pool/search-range.js';
+import { type SharedIndexState, shareIndexState } from '../pool/shared-state.js';
 import { TopK } from '../top-k.js';
 import type { AddBatch, ItemId, SearchOptions, SearchResult, StoredItem, VectorIndex } from '../types.js';
 import { checkBatch, checkId, checkQuery, checkSearchOptions, checkVectors } from '../validate.js';
@@ -25,6 +26,8 @@ export class FlatIndex implements VectorIndex {
   readonly dim: number;
   private readonly store: ItemStore;
   private readonly heap = new TopK(10);
+  private readonly state: SharedIndexState;
+  private readonly batchScratch = new SearchScratch();
   /**
    * When set, `searchBatch` runs on this pool's worker threads and the calling thread together
    * (same answers). Unset (the default), everything runs on the calling thread.
@@ -41,7 +44,7 @@ export class FlatIndex implements VectorIndex {
     }
     this.dim = dim;
     this.store = new ItemStore(dim, 1);
-    shareIndexState(this, {
+    this.state = shareIndexState(this, {
       dim,
       classes: 0,
       anchors: undefined,
@@ -106,14 +109,7 @@ export class FlatIndex implements VectorIndex {
     const n = checkVectors(queries, this.dim, 'queries');
     const { k } = checkSearchOptions(options);
     if (this.searchPool !== undefined && n > 1) return this.searchPool.searchBatch(this, queries, options);
-    const heaps = Array.from({ length: n }, () => new TopK(k));
-    const everything = new Int32Array([0]);
-    this.store.scan(
-      queries,
-      heaps.map(() => everything),
-      heaps,
-    );
-    return heaps.map((heap) => ({ hits: this.store.hits(heap.drain(), false), scanned: this.store.size }));
+    return searchHere(this.state, queries, n, k, 1, 0, this.batchScratch);
   }
 
   /** Items in insertion order (copies). */

@@ -1,10 +1,21 @@
 import { AnchorageError } from '@anchorage/loss-core';
 
-// The compiled form of l2.wat (419 bytes); see that file for the source and how to rebuild it.
-const L2_WASM =
-  'AGFzbQEAAAABCQFgBX9/f39/AAISAQNlbnYGbWVtb3J5AgMBgIAEAwIBAAcGAQJsMgAACu0CAeoCBAN/A3sCfQF/IANBeHFBAnQhDSADQXxxQQJ0IQcCQANAIAUgAk8NAf0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEGAkADQCAGIA1PDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAAgBmr9AAQQIAEgBmr9AAQQ/eUBIQogCSAKIAr95gH95AEhCSAGQSBqIQYMAAsLAkADQCAGIAdPDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAZBEGohBgwACwsgCCAJ/eQBIQggCP0fACAI/R8BkiAI/R8CIAj9HwOSkiELAkADQCAGIANBAnRPDQEgACAGaioCACABIAZqKgIAkyEMIAsgDCAMlJIhCyAGQQRqIQYMAAsLIAQgBUECdGogCzgCACABIANBAnRqIQEgBUEBaiEFDAALCws=';
+// The compiled form of l2.wat (654 bytes); see that file for the source and how to rebuild it (a
+// test compiles the text and compares).
+export const L2_WASM =
+  'AGFzbQEAAAABEwJgBX9/f39/AGAHf39/f399fQACEgEDZW52Bm1lbW9yeQIDAYCABAMDAgABBw0CAmwyAAAEaW50OAABCsYEAuoCBAN/A3sCfQF/IANBeHFBAnQhDSADQXxxQQJ0IQcCQANAIAUgAk8NAf0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEGAkADQCAGIA1PDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAAgBmr9AAQQIAEgBmr9AAQQ/eUBIQogCSAKIAr95gH95AEhCSAGQSBqIQYMAAsLAkADQCAGIAdPDQEgACAGav0ABAAgASAGav0ABAD95QEhCiAIIAogCv3mAf3kASEIIAZBEGohBgwACwsgCCAJ/eQBIQggCP0fACAI/R8BkiAI/R8CIAj9HwOSkiELAkADQCAGIANBAnRPDQEgACAGaioCACABIAZqKgIAkyEMIAsgDCAMlJIhCyAGQQRqIQYMAAsLIAQgBUECdGogCzgCACABIANBAnRqIQEgBUEBaiEFDAALCwvXAQMDfwJ7AX8gA0EQayEJAkADQCAHIAJPDQH9DAAAAAAAAAAAAAAAAAAAAAAhCiABQRBqIQxBACEIAkADQCAIIAlPDQEgDCAIav0ABAAhCyAKIAv9hwEgACAIQQF0av0ABAD9ugH9rgEhCiAKIAv9iAEgACAIQQF0av0ABBD9ugH9rgEhCiAIQRBqIQgMAAsLIAQgB0ECdGogBSABKgIEkiAGIAEqAgCUIAr9GwAgCv0bAWogCv0bAiAK/RsDamqylJM4AgAgASADaiEBIAdBAWohBwwACwsL';
 
 type L2Kernel = (query: number, rows: number, count: number, dim: number, out: number) => void;
+/** The int8 estimate kernel: (query, rows, count, stride, out, qn, qs2). */
+export type Int8Kernel = (
+  query: number,
+  rows: number,
+  count: number,
+  stride: number,
+  out: number,
+  qn: number,
+  qs2: number,
+) => void;
 
 // The part of the WebAssembly JavaScript API used here, typed locally: the package compiles
 // without the DOM library, whose declarations the full API lives in.
@@ -37,6 +48,12 @@ function l2Module(): WasmModule | null {
     }
   }
   return compiled;
+}
+
+/** The kernels of one instance over a shared memory (each thread makes its own). */
+export function kernels(memory: WasmMemory): { l2: L2Kernel; int8: Int8Kernel } {
+  const instance = new wasm!.Instance(l2Module()!, { env: { memory } });
+  return { l2: instance.exports.l2 as L2Kernel, int8: instance.exports.int8 as Int8Kernel };
 }
 
 /** Whether distances run in WebAssembly SIMD here (otherwise in JavaScript, with identical results). */
@@ -118,10 +135,10 @@ export const TILE_ROWS = 256;
  * own query and output area at the start of the store's shared memory.
  */
 export const MAX_THREADS = 16;
-const PAGE = 65536;
+export const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Below this many bytes of rows a block stays in a plain SharedArrayBuffer: a 64 KiB page would mostly sit empty. */
-const SIMD_MIN_BYTES = 32 * 1024;
+export const SIMD_MIN_BYTES = 32 * 1024;
 
 /**
  * Where a store's rows live, as another thread needs them to read: a shared WebAssembly memory
@@ -165,8 +182,7 @@ export class RowReader {
     this.rowsOffset = rowsOffset;
     const { queryBytes, slotBytes } = scratchLayout(dim);
     if (memory !== undefined) {
-      const instance = new wasm!.Instance(l2Module()!, { env: { memory } });
-      this.kernel = instance.exports.l2 as L2Kernel;
+      this.kernel = kernels(memory).l2;
       this.queryPointer = slot * slotBytes;
       this.outPointer = this.queryPointer + queryBytes;
       // Views of a shared memory stay valid when it grows (it never moves), and the scratch sits first.
@@ -186,6 +202,13 @@ export class RowReader {
   /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls. */
   setQuery(query: Float32Array, offset: number): void {
     this.query.set(query.subarray(offset, offset + this.dim));
+  }
+
+  /** The distance from the current query to row `row` (as `distances` gives it, without a view). */
+  distance(row: number): number {
+    if (this.kernel === undefined) return squaredL2(this.query, 0, this.rows, row * this.dim, this.dim);
+    this.kernel(this.queryPointer, this.rowsOffset + row * this.dim * 4, 1, this.dim, this.outPointer);
+    return this.out[0]!;
   }
 
   /** Distances from the current query to rows start..end-1 (end − start ≤ TILE_ROWS); a view valid until the next call. */
@@ -209,76 +232,69 @@ export class RowReader {
 }
 
 /**
- * Rows of `dim` float32 values in shared memory the SIMD kernel can read: one shared WebAssembly
- * memory laid out as [MAX_THREADS × (query | TILE_ROWS distances) | rows…]. Growing extends the
- * memory in place (no copy; readers in other threads stay valid); `rows` is re-created after every
- * resize, so never keep it across one. Small blocks (under 32 KiB of rows) and runtimes without
- * SIMD use a plain SharedArrayBuffer and the JavaScript kernel, which gives the same distances bit
- * for bit; such a buffer is replaced when it is resized.
+ * Rows of `rowBytes` bytes in shared memory the SIMD kernels can read: one shared WebAssembly
+ * memory laid out as [MAX_THREADS × scratch slot (query | TILE_ROWS distances) | rows…]. Growing
+ * extends the memory in place (no copy; readers in other threads stay valid). Small blocks (under
+ * `minSimdBytes` of rows) and runtimes without SIMD use a plain SharedArrayBuffer of rows only,
+ * read by the JavaScript kernels; such a buffer is replaced when it is resized. The memory of
+ * {@link RowStore} (float32 rows) and of the int8 code store alike.
  */
-export class RowStore {
-  rows!: Float32Array;
+export class RowMemory {
   capacity = 0;
   /** What another thread needs to read the rows; replaced when the rows move to a new buffer. */
   source!: SharedRows;
-  private reader!: RowReader;
-  private readonly minSimdBytes: number;
 
-  /**
-   * `simd: false` forces the JavaScript kernel (for tests and comparison); `minSimdBytes` is the
-   * size from which rows live in WebAssembly memory (0: always, as for the anchors).
-   */
   constructor(
     readonly dim: number,
+    private readonly rowBytes: number,
+    private readonly slotBytes: number,
     capacity: number,
-    private readonly simd = true,
-    minSimdBytes = SIMD_MIN_BYTES,
+    private readonly simd: boolean,
+    private readonly minSimdBytes: number,
   ) {
-    this.minSimdBytes = minSimdBytes;
     this.allocate(capacity, 0);
   }
 
-  /** Whether this store's distances run in WebAssembly SIMD (large blocks) or JavaScript (small ones). */
   get usesSimd(): boolean {
     return this.source.memory !== undefined;
   }
 
   /** Bytes held (the whole memory, scratch areas included). */
   get bytes(): number {
-    return (this.source.memory?.buffer ?? this.source.buffer!).byteLength;
+    return this.buffer.byteLength;
   }
 
-  /** Changes the capacity to `capacity` rows, keeping the first `keep` rows. */
-  resize(capacity: number, keep: number): void {
+  get buffer(): SharedArrayBuffer {
+    return this.source.memory?.buffer ?? this.source.buffer!;
+  }
+
+  /**
+   * Changes the capacity to `capacity` rows, keeping the first `keep` rows. Returns true when the
+   * rows moved to new memory (views and readers of the old memory then read stale rows).
+   */
+  resize(capacity: number, keep: number): boolean {
     const memory = this.source.memory;
     if (capacity > this.capacity && memory !== undefined) {
-      const needed = Math.ceil((this.source.rowsOffset + capacity * this.dim * 4) / PAGE);
+      const needed = Math.ceil((this.source.rowsOffset + capacity * this.rowBytes) / PAGE);
       const current = memory.buffer.byteLength / PAGE;
       if (needed > MAX_PAGES) throw tooLarge(capacity, this.dim);
       if (needed > current) memory.grow(needed - current);
       this.capacity = capacity;
-      this.view();
-      return;
+      return false;
     }
     this.allocate(capacity, keep);
-  }
-
-  /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls (this thread's slot 0). */
-  setQuery(query: Float32Array, offset: number): void {
-    this.reader.setQuery(query, offset);
-  }
-
-  /** Distances from the current query to rows start..end-1 (end − start ≤ TILE_ROWS); a view valid until the next call. */
-  distances(start: number, end: number): Float32Array {
-    return this.reader.distances(start, end);
+    return true;
   }
 
   private allocate(capacity: number, keep: number): void {
-    const old = this.capacity > 0 ? this.rows.subarray(0, keep * this.dim) : undefined;
-    const rowBytes = capacity * this.dim * 4;
+    const old =
+      this.capacity > 0
+        ? new Uint8Array(this.buffer, this.source.rowsOffset, keep * this.rowBytes)
+        : undefined;
+    const rowBytes = capacity * this.rowBytes;
     const module = this.simd && rowBytes >= this.minSimdBytes ? l2Module() : null;
     if (module !== null) {
-      const rowsOffset = MAX_THREADS * scratchLayout(this.dim).slotBytes;
+      const rowsOffset = MAX_THREADS * this.slotBytes;
       const pages = Math.max(1, Math.ceil((rowsOffset + rowBytes) / PAGE));
       if (pages > MAX_PAGES) throw tooLarge(capacity, this.dim);
       const memory = new wasm!.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
@@ -291,15 +307,82 @@ export class RowStore {
         rowsOffset: 0,
       };
     }
-    this.reader = new RowReader(this.source, 0);
     this.capacity = capacity;
+    if (old !== undefined) new Uint8Array(this.buffer, this.source.rowsOffset, old.length).set(old);
+  }
+}
+
+/**
+ * Rows of `dim` float32 values in a {@link RowMemory}, with this thread's reader (slot 0); `rows`
+ * is re-created after every resize, so never keep it across one. The JavaScript kernel of small
+ * blocks gives the same distances as the SIMD one, bit for bit.
+ */
+export class RowStore {
+  rows!: Float32Array;
+  private readonly memory: RowMemory;
+  private reader!: RowReader;
+
+  /**
+   * `simd: false` forces the JavaScript kernel (for tests and comparison); `minSimdBytes` is the
+   * size from which rows live in WebAssembly memory (0: always, as for the anchors).
+   */
+  constructor(
+    readonly dim: number,
+    capacity: number,
+    simd = true,
+    minSimdBytes = SIMD_MIN_BYTES,
+  ) {
+    this.memory = new RowMemory(dim, dim * 4, scratchLayout(dim).slotBytes, capacity, simd, minSimdBytes);
+    this.attach();
+  }
+
+  get capacity(): number {
+    return this.memory.capacity;
+  }
+
+  /** What another thread needs to read the rows; replaced when the rows move to a new buffer. */
+  get source(): SharedRows {
+    return this.memory.source;
+  }
+
+  /** Whether this store's distances run in WebAssembly SIMD (large blocks) or JavaScript (small ones). */
+  get usesSimd(): boolean {
+    return this.memory.usesSimd;
+  }
+
+  /** Bytes held (the whole memory, scratch areas included). */
+  get bytes(): number {
+    return this.memory.bytes;
+  }
+
+  /** Changes the capacity to `capacity` rows, keeping the first `keep` rows. */
+  resize(capacity: number, keep: number): void {
+    if (this.memory.resize(capacity, keep)) this.attach();
+    else this.view();
+  }
+
+  /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls (this thread's slot 0). */
+  setQuery(query: Float32Array, offset: number): void {
+    this.reader.setQuery(query, offset);
+  }
+
+  /** Distances from the current query to rows start..end-1 (end − start ≤ TILE_ROWS); a view valid until the next call. */
+  distances(start: number, end: number): Float32Array {
+    return this.reader.distances(start, end);
+  }
+
+  /** The distance from the current query to row `row`. */
+  distance(row: number): number {
+    return this.reader.distance(row);
+  }
+
+  private attach(): void {
+    this.reader = new RowReader(this.memory.source, 0);
     this.view();
-    if (old !== undefined) this.rows.set(old);
   }
 
   private view(): void {
-    const buffer = this.source.memory?.buffer ?? this.source.buffer!;
-    this.rows = new Float32Array(buffer, this.source.rowsOffset, this.capacity * this.dim);
+    this.rows = new Float32Array(this.memory.buffer, this.memory.source.rowsOffset, this.capacity * this.dim);
   }
 }
 

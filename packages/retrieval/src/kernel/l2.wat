@@ -1,4 +1,5 @@
-;; The squared-L2 kernel of every anchorage index, in WebAssembly with 128-bit SIMD.
+;; The distance kernels of every anchorage index, in WebAssembly with 128-bit SIMD: exact squared L2
+;; over float32 rows (`l2`) and its int8 estimate over coded rows (`int8`, the compressed stage 2).
 ;; l2.ts embeds the binary of this module; rebuild it with wabt after an edit:
 ;;   wat2wasm --enable-simd --enable-threads l2.wat -o l2.wasm && base64 -w0 l2.wasm
 ;; and keep l2.ts's squaredL2 (the same arithmetic in JavaScript) in step: a test checks they agree bit for bit.
@@ -43,6 +44,42 @@
           (br $lt)))
         (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (local.get $s))
         (local.set $x (i32.add (local.get $x) (i32.shl (local.get $dim) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows)))
+  )
+  ;; The estimated squared distance of int8-coded rows (the compressed stage 2). A row is `stride` bytes:
+  ;; [f32 scale, f32 squared norm, 8 spare bytes, stride - 16 int8 codes (zero padded)]; the query is
+  ;; stride - 16 int16 values. out[r] = (qn + norm[r]) - (qs2 · scale[r]) · f32(Σ_j q[j]·code[r][j]),
+  ;; the dot product exact in i32 lanes (the caller bounds the query so it cannot overflow).
+  (func (export "int8") (param $q i32) (param $x i32) (param $rows i32) (param $stride i32) (param $out i32) (param $qn f32) (param $qs2 f32)
+    (local $r i32) (local $j i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $codes i32)
+    (local.set $bytes (i32.sub (local.get $stride) (i32.const 16)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $codes (i32.add (local.get $x) (i32.const 16)))
+        (local.set $j (i32.const 0))
+        (block $b16 (loop $l16
+          (br_if $b16 (i32.ge_u (local.get $j) (local.get $bytes)))
+          (local.set $c (v128.load (i32.add (local.get $codes) (local.get $j))))
+          (local.set $acc (i32x4.add (local.get $acc)
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $c))
+              (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1)))))))
+          (local.set $acc (i32x4.add (local.get $acc)
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $c))
+              (v128.load offset=16 (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1)))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l16)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2)))
+          (f32.sub
+            (f32.add (local.get $qn) (f32.load offset=4 (local.get $x)))
+            (f32.mul
+              (f32.mul (local.get $qs2) (f32.load (local.get $x)))
+              (f32.convert_i32_s (i32.add
+                (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+                (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))))
+        (local.set $x (i32.add (local.get $x) (local.get $stride)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows)))
   )

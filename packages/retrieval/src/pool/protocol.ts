@@ -4,6 +4,8 @@ import type { SharedRows } from '../kernel/l2.js';
 export interface BucketUpdate {
   bucket: number;
   rows: SharedRows | undefined;
+  /** The bucket's int8 codes (compressed indexes). */
+  codes: SharedRows | undefined;
   orders: Float64Array;
 }
 
@@ -35,6 +37,8 @@ export interface BatchMessage {
   chunk: number;
   k: number;
   probe: number;
+  /** Candidates of the int8 scan re-ranked exactly per query; 0 scans the float32 rows. */
+  candidates: number;
 }
 
 /** Drops a worker's view of an index that is gone. */

@@ -5,10 +5,10 @@ import { Worker } from 'node:worker_threads';
 import { AnchorageError } from '@anchorage/loss-core';
 import { MAX_THREADS } from '../kernel/l2.js';
 import type { SearchOptions, SearchResult } from '../types.js';
-import { checkSearchOptions, checkVectors } from '../validate.js';
+import { candidatesFor, checkSearchOptions, checkVectors } from '../validate.js';
 import type { BatchMessage, BucketUpdate, DoneMessage } from './protocol.js';
 import { BatchResults } from './results.js';
-import { claimChunks, SearchScratch, type SearchView } from './search-range.js';
+import { claimChunks, collect, ownView, SearchScratch } from './search-range.js';
 import { type SharedIndexState, sharedIndexState } from './shared-state.js';
 
 /** Options of `new SearchPool`. */
@@ -126,7 +126,7 @@ export class SearchPool {
    * `index.searchBatch(queries, options)` on one thread.
    */
   searchBatch(index: object, queries: Float32Array, options?: SearchOptions): SearchResult[] {
-    const { state, n, k, probe, fullRanking } = this.prepare(index, queries, options);
+    const { state, n, k, probe, candidates, fullRanking } = this.prepare(index, queries, options);
     if (fullRanking)
       return (index as { searchBatch: (q: Float32Array, o?: SearchOptions) => SearchResult[] }).searchBatch(
         queries,
@@ -138,8 +138,8 @@ export class SearchPool {
     const shared = toShared(queries);
     if (chunks > 1)
       for (const member of this.members)
-        this.post(member, state, shared, results, n, chunk, k, probe, undefined);
-    claimChunks(ownView(state), shared, n, chunk, k, probe, results, this.scratch);
+        this.post(member, state, shared, results, n, chunk, k, probe, candidates, undefined);
+    claimChunks(ownView(state), shared, n, chunk, k, probe, candidates, results, this.scratch);
     for (;;) {
       const done = Atomics.load(results.control, 1);
       if (done >= chunks) break;
@@ -154,7 +154,7 @@ export class SearchPool {
    * writes until the promise settles.
    */
   async search(index: object, queries: Float32Array, options?: SearchOptions): Promise<SearchResult[]> {
-    const { state, n, k, probe, fullRanking } = this.prepare(index, queries, options);
+    const { state, n, k, probe, candidates, fullRanking } = this.prepare(index, queries, options);
     if (this.failure) throw this.failure;
     if (fullRanking || n === 0)
       return (index as { searchBatch: (q: Float32Array, o?: SearchOptions) => SearchResult[] }).searchBatch(
@@ -175,7 +175,7 @@ export class SearchPool {
         for (const member of targets) {
           // a worker with an awaited search keeps the process alive until the answer is back
           if (member.busy++ === 0) member.worker.ref();
-          this.post(member, state, shared, results, n, chunk, k, probe, task);
+          this.post(member, state, shared, results, n, chunk, k, probe, candidates, task);
         }
       });
     } finally {
@@ -207,7 +207,14 @@ export class SearchPool {
     const n = checkVectors(queries, state.dim, 'queries');
     const resolved = checkSearchOptions(options, state.classes === 0 ? undefined : state.classes);
     const probe = state.classes === 0 ? 1 : resolved.probe;
-    return { state, n, k: resolved.k, probe, fullRanking: resolved.fullRanking && state.classes > 0 };
+    return {
+      state,
+      n,
+      k: resolved.k,
+      probe,
+      candidates: candidatesFor(state.store.compression, resolved),
+      fullRanking: resolved.fullRanking && state.classes > 0,
+    };
   }
 
   private post(
@@ -219,6 +226,7 @@ export class SearchPool {
     chunk: number,
     k: number,
     probe: number,
+    candidates: number,
     task: number | undefined,
   ): void {
     const blocks = state.store.blocks;
@@ -234,7 +242,7 @@ export class SearchPool {
     blocks.forEach((block, bucket) => {
       counts[bucket] = block.count;
       if (sent.versions[bucket] !== block.version) {
-        updates.push({ bucket, rows: block.source, orders: block.orders });
+        updates.push({ bucket, rows: block.source, codes: block.codeSource, orders: block.orders });
         sent.versions[bucket] = block.version;
       }
     });
@@ -256,6 +264,7 @@ export class SearchPool {
       chunk,
       k,
       probe,
+      candidates,
     };
     member.worker.postMessage(message);
   }
@@ -294,47 +303,4 @@ function toShared(queries: Float32Array): Float32Array {
   const shared = new Float32Array(new SharedArrayBuffer(queries.byteLength));
   shared.set(queries);
   return shared;
-}
-
-/** The owning thread's view: its own readers (slot 0) over the same memory. */
-function ownView(state: SharedIndexState): SearchView {
-  const blocks = state.store.blocks;
-  return {
-    dim: state.dim,
-    classes: state.classes,
-    anchors: state.anchorReader,
-    readers: blocks.map((block) => block.reader),
-    orders: blocks.map((block) => block.orders),
-    counts: Int32Array.from(blocks, (block) => block.count),
-  };
-}
-
-/** Turns a batch's shared answers into results, reading ids and labels from the store. */
-function collect(state: SharedIndexState, results: BatchResults): SearchResult[] {
-  const { store, reportBuckets } = state;
-  const { k, probe } = results;
-  const out: SearchResult[] = new Array(results.queries);
-  for (let q = 0; q < results.queries; q++) {
-    const hits = store.hitsAt(
-      results.distances,
-      results.buckets,
-      results.slots,
-      q * k,
-      results.counts[q]!,
-      reportBuckets,
-    );
-    const result: SearchResult = { hits, scanned: results.scanned[q]! };
-    if (state.classes > 0) {
-      const probed: { anchor: number; distance: number }[] = new Array(probe);
-      for (let p = 0; p < probe; p++) {
-        probed[p] = {
-          anchor: results.probedAnchors[q * probe + p]!,
-          distance: results.probedDistances[q * probe + p]!,
-        };
-      }
-      result.probed = probed;
-    }
-    out[q] = result;
-  }
-  return out;
 }

@@ -1,8 +1,10 @@
 import { rankAnchors } from '../anchor/stage-one.js';
 import type { RowReader } from '../kernel/l2.js';
 import { TopK } from '../top-k.js';
-import { scanRows } from '../vector-block.js';
-import type { BatchResults } from './results.js';
+import type { SearchResult } from '../types.js';
+import { rerank, scanRows } from '../vector-block.js';
+import { BatchResults } from './results.js';
+import type { SharedIndexState } from './shared-state.js';
 
 type Reader = Pick<RowReader, 'setQuery' | 'distances'>;
 
@@ -13,7 +15,9 @@ export interface SearchView {
   classes: number;
   anchors: Reader | undefined;
   /** Per bucket: its reader (undefined while empty), its orders and its live row count. */
-  readers: readonly (Reader | undefined)[];
+  readers: readonly (Pick<RowReader, 'setQuery' | 'distances' | 'distance'> | undefined)[];
+  /** Per bucket: the reader of its int8 codes (compressed indexes; otherwise empty). */
+  codes: readonly (Reader | undefined)[];
   orders: readonly Float64Array[];
   counts: ArrayLike<number>;
 }
@@ -24,6 +28,8 @@ const TILE_ROWS = 1024;
 /** Scratch one thread reuses from chunk to chunk. */
 export class SearchScratch {
   private heaps: TopK[] = [];
+  /** The exact answer of a compressed search, filled from a query's candidates. */
+  readonly exact = new TopK(10);
   order = new Int32Array(0);
   orderDistances = new Float32Array(0);
   anchorDistances = new Float32Array(0);
@@ -48,6 +54,8 @@ export class SearchScratch {
  * Searches queries q0..q1-1 of `queries` (stage 1, then stage 2 grouped by bucket so each tile of
  * rows serves every query of the range that probes it) and writes their answers to `out`. Gives
  * exactly the answers of the index's own `search`, ties included: the same kernel, the same heap.
+ * With `candidates` > 0 (a compressed index), stage 2 scans the int8 codes for that many
+ * candidates per query and re-ranks them exactly.
  */
 export function searchRange(
   view: SearchView,
@@ -56,10 +64,12 @@ export function searchRange(
   q1: number,
   k: number,
   probe: number,
+  candidates: number,
   out: BatchResults,
   scratch: SearchScratch,
 ): void {
   const { dim, classes } = view;
+  const scanReaders = candidates > 0 ? view.codes : view.readers;
   const m = q1 - q0;
   const width = classes === 0 ? 1 : probe;
   scratch.reserve(m, width, classes);
@@ -67,7 +77,7 @@ export function searchRange(
   const heaps: TopK[] = new Array(m);
   for (let i = 0; i < m; i++) {
     const q = q0 + i;
-    heaps[i] = scratch.heap(i, k);
+    heaps[i] = scratch.heap(i, candidates > 0 ? candidates : k);
     if (classes === 0) {
       order[i] = 0;
       continue;
@@ -89,7 +99,7 @@ export function searchRange(
   for (let b = 0; b < buckets; b++) {
     const first = starts[b]!;
     const last = starts[b + 1]!;
-    const reader = view.readers[b];
+    const reader = scanReaders[b];
     const count = view.counts[b]!;
     if (first === last || reader === undefined || count === 0) continue;
     const orders = view.orders[b]!;
@@ -106,7 +116,13 @@ export function searchRange(
     let scanned = 0;
     for (let p = 0; p < width; p++) scanned += view.counts[order[i * width + p]!]!;
     out.scanned[q] = scanned;
-    const drained = heaps[i]!.drain();
+    let heap = heaps[i]!;
+    if (candidates > 0) {
+      scratch.exact.reset(k);
+      rerank(view.readers, heap, queries, q * dim, scratch.exact);
+      heap = scratch.exact;
+    }
+    const drained = heap.drain();
     out.counts[q] = drained.count;
     for (let h = 0; h < drained.count; h++) {
       out.distances[q * k + h] = drained.distances[h]!;
@@ -128,6 +144,7 @@ export function claimChunks(
   chunk: number,
   k: number,
   probe: number,
+  candidates: number,
   out: BatchResults,
   scratch: SearchScratch,
 ): void {
@@ -136,11 +153,73 @@ export function claimChunks(
     const c = Atomics.add(out.control, 0, 1);
     if (c >= chunks) return;
     try {
-      searchRange(view, queries, c * chunk, Math.min(n, (c + 1) * chunk), k, probe, out, scratch);
+      searchRange(view, queries, c * chunk, Math.min(n, (c + 1) * chunk), k, probe, candidates, out, scratch);
     } catch {
       Atomics.store(out.control, 2, 1);
     }
     Atomics.add(out.control, 1, 1);
     Atomics.notify(out.control, 1);
   }
+}
+
+/** The owning thread's view: its own readers (slot 0) over the same memory. */
+export function ownView(state: SharedIndexState): SearchView {
+  const { store } = state;
+  return {
+    dim: state.dim,
+    classes: state.classes,
+    anchors: state.anchorReader,
+    readers: store.rowReaders,
+    codes: store.codeReaders,
+    orders: store.blocks.map((block) => block.orders),
+    counts: Int32Array.from(store.blocks, (block) => block.count),
+  };
+}
+
+/**
+ * A batch searched on the calling thread alone (an index's `searchBatch` without a pool): the
+ * same stage 1, bucket-grouped stage 2 and answers as the pooled search.
+ */
+export function searchHere(
+  state: SharedIndexState,
+  queries: Float32Array,
+  n: number,
+  k: number,
+  probe: number,
+  candidates: number,
+  scratch: SearchScratch,
+): SearchResult[] {
+  const results = BatchResults.create(n, k, probe);
+  if (n > 0) searchRange(ownView(state), queries, 0, n, k, probe, candidates, results, scratch);
+  return collect(state, results);
+}
+
+/** Turns a batch's shared answers into results, reading ids and labels from the store. */
+export function collect(state: SharedIndexState, results: BatchResults): SearchResult[] {
+  const { store, reportBuckets } = state;
+  const { k, probe } = results;
+  const out: SearchResult[] = new Array(results.queries);
+  for (let q = 0; q < results.queries; q++) {
+    const hits = store.hitsAt(
+      results.distances,
+      results.buckets,
+      results.slots,
+      q * k,
+      results.counts[q]!,
+      reportBuckets,
+    );
+    const result: SearchResult = { hits, scanned: results.scanned[q]! };
+    if (state.classes > 0) {
+      const probed: { anchor: number; distance: number }[] = new Array(probe);
+      for (let p = 0; p < probe; p++) {
+        probed[p] = {
+          anchor: results.probedAnchors[q * probe + p]!,
+          distance: results.probedDistances[q * probe + p]!,
+        };
+      }
+      result.probed = probed;
+    }
+    out[q] = result;
+  }
+  return out;
 }

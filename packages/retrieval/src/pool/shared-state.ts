@@ -24,8 +24,10 @@ const states = new WeakMap<object, SharedIndexState>();
 let nextId = 1;
 
 /** Registers an index's state for search pools (called by the index constructors). */
-export function shareIndexState(index: object, state: Omit<SharedIndexState, 'id'>): void {
-  states.set(index, { ...state, id: nextId++ });
+export function shareIndexState(index: object, state: Omit<SharedIndexState, 'id'>): SharedIndexState {
+  const shared = { ...state, id: nextId++ };
+  states.set(index, shared);
+  return shared;
 }
 
 /** The registered state of an index, or undefined for an index a pool cannot serve. */
