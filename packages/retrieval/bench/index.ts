@@ -1,5 +1,6 @@
 /**
- * Side-by-side retrieval benchmark: FlatIndex, AnchorIndex (probe 1/2/3), hnswlib-node, USearch
+ * Side-by-side retrieval benchmark: FlatIndex, AnchorIndex (probe 1/2/3, float32 and int8-compressed
+ * stage 2), hnswlib-node, USearch
  * (exactSearch and its HNSW Index) and, when Python can import faiss, FAISS IndexFlatL2 /
  * IndexIVFFlat, on the same data in one run. Single queries run on one thread; batches on one
  * thread and on --threads threads (a SearchPool for ours, the peers' own thread counts).
@@ -10,7 +11,7 @@
  * (100), --spread (1.5), --seed (1), --npy <n×d float .npy> [--labels <n .npy>] (real embeddings
  * instead of synthetic data), --ef (hnsw ef list), --hnsw-max <n> (skip both HNSW graphs, hnswlib's
  * and USearch's, above n items),
- * --skip-hnsw, --skip-usearch, --skip-faiss, --python <interpreter>, --out <folder for the JSON
+ * --skip-hnsw, --skip-usearch, --skip-faiss, --skip-int8, --python <interpreter>, --out <folder for the JSON
  * results>, --threads (2), --cache <folder> (default: anchorage-bench-cache in the system's temporary
  * folder: generated data and built HNSW graphs are kept there, so their build is paid once; a
  * cached graph reports the build time it took when it was made).
@@ -72,6 +73,7 @@ const { values: flags } = parseArgs({
     'skip-hnsw': { type: 'boolean', default: false },
     'skip-faiss': { type: 'boolean', default: false },
     'skip-usearch': { type: 'boolean', default: false },
+    'skip-int8': { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
     cache: { type: 'string', default: join(tmpdir(), 'anchorage-bench-cache') },
     python: { type: 'string' },
@@ -129,14 +131,21 @@ function runFlat(data: BenchData, n: number): { row: Row; exact: number[][] } {
   };
 }
 
-function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
-  const index = new AnchorIndex({ dim: data.dim, anchors: data.anchors });
+/** The AnchorIndex rows of one configuration, and each probe's answers (ids per query). */
+function runAnchor(
+  data: BenchData,
+  n: number,
+  exact: number[][],
+  compression: 'none' | 'int8',
+): { rows: Row[]; found: Map<number, number[][]> } {
+  const index = new AnchorIndex({ dim: data.dim, anchors: data.anchors, compression });
   const build = timeOnce(() =>
     index.add({ ids: Array.from({ length: n }, (_, i) => i), vectors: data.vectors, labels: data.labels }),
   );
   const q = data.queries.length / data.dim;
   const query = (i: number) => data.queries.subarray(i * data.dim, (i + 1) * data.dim);
-  return PROBES.filter((probe) => probe <= data.classes).map((probe) => {
+  const answers = new Map<number, number[][]>();
+  const rows = PROBES.filter((probe) => probe <= data.classes).map((probe): Row => {
     for (let i = 0; i < Math.min(WARMUP, q); i++) index.search(query(i), { k: K, probe });
     index.searchBatch(data.queries.subarray(0, Math.min(WARMUP, q) * data.dim), { k: K, probe });
     const found: number[][] = new Array(q);
@@ -146,9 +155,10 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
       found[i] = ids(result);
       scanned += result.scanned;
     });
+    answers.set(probe, found);
     const batch = timeOnce(() => index.searchBatch(data.queries, { k: K, probe }));
     return {
-      name: `AnchorIndex probe=${probe}`,
+      name: `AnchorIndex${compression === 'int8' ? ' int8' : ''} probe=${probe}`,
       buildS: build.seconds,
       ...latency(times.wall),
       cpuMedianUs: latency(times.cpu).medianUs,
@@ -158,6 +168,28 @@ function runAnchor(data: BenchData, n: number, exact: number[][]): Row[] {
       recallAt10: recallAtK(found, exact),
       scanned: scanned / q / n,
     };
+  });
+  return { rows, found: answers };
+}
+
+/**
+ * The compressed stage 2 against the uncompressed one at each probe: recall@10 of the int8 answer
+ * against the float32 answer of the same probe (what compression alone loses; ≥ 0.99 is required
+ * to offer it as a default) and its speed-up on CPU time.
+ */
+function compressionLines(
+  plain: { rows: Row[]; found: Map<number, number[][]> },
+  int8: { rows: Row[]; found: Map<number, number[][]> },
+): string[] {
+  return [...int8.found.keys()].map((probe, i) => {
+    const recall = recallAtK(int8.found.get(probe)!, plain.found.get(probe)!);
+    const a = plain.rows[i]!;
+    const b = int8.rows[i]!;
+    return (
+      `int8 compressed stage 2, probe=${probe} (rerank max(4k, 40) = ${Math.max(4 * K, 40)}): recall@10 against the ` +
+      `uncompressed answer ${recall.toFixed(4)} ${recall >= 0.99 ? 'met (≥ 0.99)' : 'MISSED (< 0.99)'}; single query ` +
+      `${(a.cpuMedianUs / b.cpuMedianUs).toFixed(2)}× as fast (CPU), batch ${(b.cpuBatchQps / a.cpuBatchQps).toFixed(2)}× (CPU, 1 thread)`
+    );
   });
 }
 
@@ -583,7 +615,9 @@ async function main(): Promise<void> {
     console.log(`${machine}; code ${version}; load average ${loadBefore.toFixed(2)} at start`);
     const headroom = pool === undefined ? [] : [await parallelHeadroom(THREADS)];
     const { row: flat, exact } = runFlat(data, n);
-    const rows: Row[] = [flat, ...runAnchor(data, n, exact)];
+    const plain = runAnchor(data, n, exact, 'none');
+    const int8 = flags['skip-int8'] ? undefined : runAnchor(data, n, exact, 'int8');
+    const rows: Row[] = [flat, ...plain.rows, ...(int8?.rows ?? [])];
     const p1 = rows[1]!;
     const notes: string[] = [];
     const hnswMax = flags['hnsw-max'] === undefined ? Number.POSITIVE_INFINITY : Number(flags['hnsw-max']);
@@ -608,6 +642,7 @@ async function main(): Promise<void> {
     }
     if (pool !== undefined) headroom.push(await parallelHeadroom(THREADS));
     const lines = targets(rows, flat, data.classes, headroom);
+    if (int8 !== undefined) lines.push(...compressionLines(plain, int8));
     const stage1 = stage1CpuUs(data);
     const rowNs = (flat.cpuMedianUs * 1000) / n;
     const stage2 = (p1.scanned * n * rowNs) / 1000;

@@ -52,7 +52,7 @@
   ;; stride - 16 int16 values. out[r] = (qn + norm[r]) - (qs2 · scale[r]) · f32(Σ_j q[j]·code[r][j]),
   ;; the dot product exact in i32 lanes (the caller bounds the query so it cannot overflow).
   (func (export "int8") (param $q i32) (param $x i32) (param $rows i32) (param $stride i32) (param $out i32) (param $qn f32) (param $qs2 f32)
-    (local $r i32) (local $j i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $codes i32)
+    (local $r i32) (local $j i32) (local $bytes i32) (local $acc v128) (local $c v128) (local $codes i32) (local $acc2 v128) (local $c2 v128) (local $p i32)
     (local.set $bytes (i32.sub (local.get $stride) (i32.const 16)))
     (block $done
       (loop $rows
@@ -60,17 +60,32 @@
         (local.set $acc (v128.const i32x4 0 0 0 0))
         (local.set $codes (i32.add (local.get $x) (i32.const 16)))
         (local.set $j (i32.const 0))
-        (block $b16 (loop $l16
-          (br_if $b16 (i32.ge_u (local.get $j) (local.get $bytes)))
+        ;; 32 codes per step while they last (two independent accumulators), then 16
+        (local.set $acc2 (v128.const i32x4 0 0 0 0))
+        (local.set $p (local.get $q))
+        (block $b32 (loop $l32
+          (br_if $b32 (i32.gt_u (i32.add (local.get $j) (i32.const 32)) (local.get $bytes)))
           (local.set $c (v128.load (i32.add (local.get $codes) (local.get $j))))
+          (local.set $c2 (v128.load offset=16 (i32.add (local.get $codes) (local.get $j))))
           (local.set $acc (i32x4.add (local.get $acc)
-            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $c))
-              (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1)))))))
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $c)) (v128.load (local.get $p)))))
+          (local.set $acc2 (i32x4.add (local.get $acc2)
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $c)) (v128.load offset=16 (local.get $p)))))
           (local.set $acc (i32x4.add (local.get $acc)
-            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $c))
-              (v128.load offset=16 (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1)))))))
-          (local.set $j (i32.add (local.get $j) (i32.const 16)))
-          (br $l16)))
+            (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $c2)) (v128.load offset=32 (local.get $p)))))
+          (local.set $acc2 (i32x4.add (local.get $acc2)
+            (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $c2)) (v128.load offset=48 (local.get $p)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 32)))
+          (local.set $p (i32.add (local.get $p) (i32.const 64)))
+          (br $l32)))
+        (if (i32.lt_u (local.get $j) (local.get $bytes))
+          (then
+            (local.set $c (v128.load (i32.add (local.get $codes) (local.get $j))))
+            (local.set $acc (i32x4.add (local.get $acc)
+              (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $c)) (v128.load (local.get $p)))))
+            (local.set $acc2 (i32x4.add (local.get $acc2)
+              (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $c)) (v128.load offset=16 (local.get $p)))))))
+        (local.set $acc (i32x4.add (local.get $acc) (local.get $acc2)))
         (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2)))
           (f32.sub
             (f32.add (local.get $qn) (f32.load offset=4 (local.get $x)))
