@@ -1,4 +1,4 @@
-export { AnchorIndex, type AnchorIndexOptions, anchorBuckets, type Compression } from './anchor/index.js';
+export { AnchorIndex, type AnchorIndexOptions, anchorBuckets, type Compression, type LoadOptions } from './anchor/index.js';
 export {
   crc32,
   decodeIndexFile,

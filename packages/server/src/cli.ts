@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { AnchorageError } from '@anchorage/loss-core';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   ConfigError,
   configFromEnv,
@@ -63,6 +63,12 @@ const program = new Command('anchorage-serve')
     'worker threads that run searches (0: on the HTTP thread; default: one per core, at most 15)',
     integer,
   )
+  .addOption(
+    new Option(
+      '--compression <kind>',
+      'stage 2 of the in-process index: none (float32) or int8 (codes scanned first, best candidates re-ranked exactly)',
+    ).choices(['none', 'int8']),
+  )
   .option('--max-response-bytes <n>', 'largest search answer, metadata included (default 64 MiB)', integer)
   .option('--demo-samples <dir>', 'folder of JPEG/PNG/WebP images the demo page offers as sample queries')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
     maxSearchWork: o.maxSearchWork,
     maxQueuedSearchWork: o.maxQueuedSearchWork,
     searchThreads: o.searchThreads,
+    compression: o.compression,
     maxResponseBytes: o.maxResponseBytes,
     demoSamples: o.demoSamples,
     logLevel: o.logLevel,

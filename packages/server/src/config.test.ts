@@ -18,6 +18,7 @@ describe('server configuration', () => {
         ANCHORAGE_API_KEYS: 'a, b,,c',
         ANCHORAGE_READ_AUTH: 'true',
         ANCHORAGE_API_KEYS_FILE: join(dir, 'keys'),
+        ANCHORAGE_COMPRESSION: 'int8',
       });
       const config = resolveConfig(configFromFile(join(dir, 'c.json')), env, { port: 3000 });
       expect(config).toMatchObject({
@@ -29,8 +30,9 @@ describe('server configuration', () => {
         bodyLimitBytes: 16 * 1024 * 1024,
         logLevel: 'info',
         table: 'anchorage_items',
+        compression: 'int8',
       });
-      expect(resolveConfig({ bundle: 'b' }).host).toBe('127.0.0.1');
+      expect(resolveConfig({ bundle: 'b' })).toMatchObject({ host: '127.0.0.1', compression: 'none' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -46,6 +48,9 @@ describe('server configuration', () => {
       /cannot both be given/,
     );
     expect(() => resolveConfig({ bundle: 'b', logLevel: 'loud' as never })).toThrow(/invalid --log-level/);
+    expect(() => resolveConfig({ bundle: 'b', compression: 'int4' as never })).toThrow(
+      /invalid --compression/,
+    );
     expect(() => resolveConfig({ bundle: 'b', apiKeysFile: '/nonexistent/keys' })).toThrow(ConfigError);
     expect(() => configFromEnv({ ANCHORAGE_READ_AUTH: 'maybe' })).toThrow(
       /ANCHORAGE_READ_AUTH must be true or false/,

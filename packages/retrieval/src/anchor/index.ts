@@ -1,2 +1,2 @@
-export { AnchorIndex, type AnchorIndexOptions, type Compression } from './anchor-index.js';
+export { AnchorIndex, type AnchorIndexOptions, type Compression, type LoadOptions } from './anchor-index.js';
 export { anchorBuckets } from './stage-one.js';
