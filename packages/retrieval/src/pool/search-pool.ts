@@ -31,7 +31,10 @@ function startWorker(): Worker {
     return new Worker(`require(${JSON.stringify(tsx)}).register();require(${JSON.stringify(source)});`, {
       eval: true,
       // the worker's code is a CommonJS script, whatever type the parent's `-e` code had
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+      // (and without V8 heap flags such as --max-old-space-size, which a worker refuses to start with)
+      execArgv: process.execArgv.filter(
+        (arg) => !/^--(input-type|max[-_]old[-_]space|max[-_]semi[-_]space|stack[-_]size)/.test(arg),
+      ),
     });
   }
   return new Worker(new URL('./pool/worker.js', here));
