@@ -284,6 +284,7 @@ interface BenchRun {
 function shortName(name: string): string {
   return name
     .replace(/^AnchorIndex probe=/, 'Anchor p=')
+    .replace(/^AnchorIndex int8 probe=/, 'Anchor int8 p=')
     .replace(/^FAISS IndexIVFFlat nprobe=/, 'FAISS IVF p=')
     .replace(/^FAISS IndexFlatL2/, 'FAISS Flat');
 }
@@ -316,11 +317,13 @@ function searchPage(): Page {
           label: shortName(r.name),
           x: r.cpuMedianUs,
           y: r.recallAt10,
-          series: r.name.startsWith('AnchorIndex')
-            ? 'anchor'
-            : r.name.startsWith('FAISS IndexIVF')
-              ? 'ivf'
-              : undefined,
+          series: r.name.startsWith('AnchorIndex int8')
+            ? 'anchor-int8'
+            : r.name.startsWith('AnchorIndex')
+              ? 'anchor'
+              : r.name.startsWith('FAISS IndexIVF')
+                ? 'ivf'
+                : undefined,
           peer: !ours(r.name),
         })),
       }),

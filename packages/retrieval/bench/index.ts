@@ -663,7 +663,12 @@ async function main(): Promise<void> {
     for (const line of [...lines, ...notes]) console.log(line);
     for (const row of rows) if (row.note !== undefined) console.log(`${row.name}: ${row.note}`);
     console.log(`load average ${loadAfter.toFixed(2)} at end (other processes share these cores)`);
-    const file = join(flags.out!, `${flags.npy === undefined ? 'clustered' : 'npy'}-n${n}-q${q}.json`);
+    // the defaults (d = 128, C = 100) keep the short name; other shapes say theirs, so no run overwrites another's
+    const shape = data.dim === 128 && data.classes === 100 ? '' : `-d${data.dim}-c${data.classes}`;
+    const file = join(
+      flags.out!,
+      `${flags.npy === undefined ? 'clustered' : 'npy'}-n${n}${shape}-q${q}.json`,
+    );
     await writeFile(
       file,
       `${JSON.stringify(

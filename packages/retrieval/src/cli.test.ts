@@ -94,6 +94,25 @@ describe('anchorage-index CLI', () => {
       labels: data.database.labels,
     });
     expect(JSON.parse(query.stdout)).toEqual(expected.searchBatch(data.queries, { k: 7, probe: 2 }));
+    // the int8 stage 2 re-ranking more candidates than it scans gives the same answer
+    const compressed = await cli(
+      'query',
+      '--index',
+      out,
+      '--queries',
+      join(dir, 'queries.npy'),
+      '-k',
+      '7',
+      '--probe',
+      '2',
+      '--compression',
+      'int8',
+      '--rerank',
+      '1000',
+      '--json',
+    );
+    expect(compressed.code).toBe(0);
+    expect(JSON.parse(compressed.stdout)).toEqual(JSON.parse(query.stdout));
 
     await writeFile(join(dir, 'query-labels.json'), JSON.stringify([0, 1, 2, 3, 0]));
     const queryLabels = [0, 1, 2, 3, 0];

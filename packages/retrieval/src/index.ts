@@ -1,4 +1,10 @@
-export { AnchorIndex, type AnchorIndexOptions, anchorBuckets, type Compression, type LoadOptions } from './anchor/index.js';
+export {
+  AnchorIndex,
+  type AnchorIndexOptions,
+  anchorBuckets,
+  type Compression,
+  type LoadOptions,
+} from './anchor/index.js';
 export {
   crc32,
   decodeIndexFile,

@@ -1,5 +1,5 @@
-import { AnchorIndex } from './anchor/index.js';
 import type { LoadOptions } from './anchor/anchor-index.js';
+import { AnchorIndex } from './anchor/index.js';
 import { readIndexFile } from './file/index-file.js';
 import { FlatIndex } from './flat/index.js';
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { AnchorageError, Random } from '@anchorage/loss-core';
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AnchorIndex } from '../anchor/index.js';
 import { FlatIndex } from '../flat/index.js';
 import { loadIndex } from '../load-index.js';
@@ -153,11 +153,24 @@ export function createProgram(): Command {
     .option('-k, --k <k>', 'results per query', integer('k'), 10)
     .option('--probe <p>', 'buckets ranked exactly (AnchorIndex)', integer('probe'), 1)
     .option('--full-ranking', 'append the other buckets after the probed ones')
+    .addOption(
+      new Option(
+        '--compression <kind>',
+        'AnchorIndex stage 2: none (float32) or int8 (codes scanned, best candidates re-ranked exactly)',
+      )
+        .choices(['none', 'int8'])
+        .default('none'),
+    )
+    .option(
+      '--rerank <n>',
+      'with --compression int8: candidates re-ranked exactly (default max(4k, 40))',
+      integer('rerank'),
+    )
     .option('--json', 'print JSON')
     .action(async (options) => {
       if (!options.vector === !options.queries)
         throw new InvalidArgumentError('give exactly one of --vector or --queries');
-      const index = await loadIndex(options.index);
+      const index = await loadIndex(options.index, { compression: options.compression });
       const queries = options.vector
         ? parseVector(options.vector)
         : (await readVectors(options.queries, index.dim)).vectors;
@@ -165,6 +178,7 @@ export function createProgram(): Command {
         k: options.k,
         probe: options.probe,
         fullRanking: options.fullRanking,
+        ...(options.rerank === undefined ? {} : { rerank: options.rerank }),
       });
       print(
         options.json,
