@@ -1,14 +1,13 @@
 import {
   aggregate,
-  type Cell,
   comparisonTables,
   estimatePlan,
-  formatStat,
   markdownTable,
   readResults,
   SUITE_RESULTS,
   selectSpecs,
   twoStageTables,
+  verdicts,
 } from '@anchorage/experiments';
 import { barChart, scatterChart } from './svg-chart.js';
 
@@ -29,44 +28,6 @@ function slug(text: string): string {
 
 function hours(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-/** Per comparison table: is CAM's mean mAP the best, and by how much does it lead or trail? */
-function claimRows(cells: readonly Cell[]): string[][] {
-  const byTable = new Map<string, Cell[]>();
-  for (const c of cells.filter((c) => c.group === 'main')) {
-    const key = `${c.dataset} · ${c.backbone} · ${c.regime}`;
-    byTable.set(key, [...(byTable.get(key) ?? []), c]);
-  }
-  const rows: string[][] = [];
-  for (const [title, list] of byTable) {
-    const cam = list.find((c) => c.loss === 'cam');
-    const others = list.filter((c) => c.loss !== 'cam');
-    if (cam === undefined || others.length === 0) continue;
-    const best = others.reduce((a, b) => (b.metrics.mAP.mean > a.metrics.mAP.mean ? b : a));
-    const lead = 100 * (cam.metrics.mAP.mean - best.metrics.mAP.mean);
-    const spread = Math.max(cam.metrics.mAP.std, best.metrics.mAP.std) * 100;
-    const verdict =
-      Math.abs(lead) <= spread
-        ? 'tie (within one std)'
-        : lead > 0
-          ? `CAM ahead by ${lead.toFixed(2)} points`
-          : `CAM behind by ${(-lead).toFixed(2)} points`;
-    const seeded = others.filter((o) => o.metrics.mAP.n > 1);
-    const consistent =
-      cam.metrics.mAP.n < 2 || seeded.length === 0
-        ? 'too few seeds'
-        : `std ${(100 * cam.metrics.mAP.std).toFixed(2)} (baselines ${Math.min(...seeded.map((o) => 100 * o.metrics.mAP.std)).toFixed(2)}–${Math.max(...seeded.map((o) => 100 * o.metrics.mAP.std)).toFixed(2)})`;
-    rows.push([
-      title,
-      formatStat(cam.metrics.mAP),
-      `${best.loss}: ${formatStat(best.metrics.mAP)}`,
-      verdict,
-      consistent,
-      `${Math.min(cam.seeds.length, ...others.map((o) => o.seeds.length))}`,
-    ]);
-  }
-  return rows;
 }
 
 /**
@@ -92,22 +53,16 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
       `The extended part (\`--extended\`: the ViT on the full set, ResNet-18, MNIST) has ${extendedLeft} runs left ` +
       `of about ${hours(extendedPlan.todoSeconds - plan.todoSeconds)} more.`,
   );
-  body.push('## The claims, row by row');
-  const claims = claimRows(cells);
+  body.push('## Verdict');
   body.push(
-    claims.length === 0
-      ? 'No comparison has finished yet.'
-      : [
-          'For each dataset, backbone and regime: CAM against the best baseline by mean mAP (full ranking). ' +
-            '"Tie" means the gap is within the larger standard deviation over seeds.',
-          '',
-          markdownTable({
-            title: 'claims',
-            header: ['setting', 'CAM mAP (%)', 'best baseline (%)', 'verdict', 'CAM consistency', 'seeds'],
-            rows: claims,
-          }),
-        ].join('\n'),
+    'Each of the paper’s claims, judged on the runs finished so far (the tables below hold every number). ' +
+      'A claim is **supported** where CAM leads beyond one standard deviation over seeds in every setting measured, ' +
+      '**contradicted** where it trails beyond one everywhere, **mixed** otherwise. Generated from the result ' +
+      'file, so it changes as runs finish.',
   );
+  for (const v of verdicts(results)) {
+    body.push(`**${v.verdict}:** ${v.claim}\n\n${v.evidence.map((e) => `- ${e}`).join('\n')}`);
+  }
   body.push('## The comparison');
   body.push(
     'Mean ± sample standard deviation over seeds, in percent; the best mean of each column in bold. ' +

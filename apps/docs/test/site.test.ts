@@ -93,10 +93,17 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
   });
 
   it('draws the committed comparison: a bar and an error bar per loss and seeds', async () => {
-    const { aggregate, readResults, SUITE_RESULTS } = await import('@anchorage/experiments');
-    const cells = aggregate(await readResults(SUITE_RESULTS)).filter((c) => c.group === 'main');
+    const { aggregate, readResults, SUITE_RESULTS, verdicts } = await import('@anchorage/experiments');
+    const results = await readResults(SUITE_RESULTS);
+    const cells = aggregate(results).filter((c) => c.group === 'main');
     const page = await open('/results/experiments');
-    await page.getByRole('heading', { name: 'The claims, row by row' }).waitFor();
+    await page.getByRole('heading', { name: 'Verdict' }).waitFor();
+    // every claim with its verdict, as the result file gives it
+    for (const v of verdicts(results)) {
+      const paragraph = page.locator('p', { hasText: v.claim.slice(0, 40) });
+      expect(await paragraph.count(), v.claim).toBe(1);
+      expect(await paragraph.locator('strong').innerText()).toBe(`${v.verdict}:`);
+    }
     for (const table of new Set(cells.map((c) => `${c.dataset} · ${c.backbone} · ${c.regime}`))) {
       const list = cells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table);
       const id = `experiments-${table.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;

@@ -11,6 +11,7 @@ import { estimatePlan, formatPlan } from './plan.js';
 import { readResults } from './results.js';
 import { interruptRun, RunFailedError, RunInterruptedError, runSuite } from './runner.js';
 import { SUITE_RESULTS, selectSpecs } from './select.js';
+import { verdicts } from './verdict.js';
 
 interface Flags {
   quick?: boolean;
@@ -132,7 +133,8 @@ async function main(argv: readonly string[]): Promise<number> {
       .command('report')
       .description('the comparison tables (mean ± std over seeds) from the result file'),
   ).action(async (flags: Flags) => {
-    const cells = aggregate(await readResults(resultsFile(flags)));
+    const results = await readResults(resultsFile(flags));
+    const cells = aggregate(results);
     const groups = flags.quick ? (['quick'] as const) : (['main', 'ablation', 'sweep', 'tuning'] as const);
     const out: string[] = [];
     for (const group of groups) {
@@ -145,6 +147,11 @@ async function main(argv: readonly string[]): Promise<number> {
             `### two-stage, database bucketed by ${buckets}: ${table.title}\n\n${markdownTable(table)}\n`,
           );
     }
+    if (!flags.quick)
+      for (const v of verdicts(results))
+        out.push(
+          `### verdict: ${v.verdict}\n\n${v.claim}\n\n${v.evidence.map((e) => `- ${e}`).join('\n')}\n`,
+        );
     process.stdout.write(out.length > 0 ? out.join('\n') : 'no results yet\n');
   });
   await program.parseAsync([...argv], { from: 'user' });
