@@ -132,6 +132,21 @@ describe.skipIf(!hasData)('anchorage-train', () => {
     expect(wrong.stderr).toMatch(/"clusters" is not one of labels, nearest-anchor/);
   });
 
+  it('eval of a few-shot model: its own reduced split as the database, or with --database full the whole training split', async () => {
+    const fewShot = join(root, 'few-shot');
+    const trained = await cli([...trainArgs(fewShot), '--shots', '2']).done;
+    expect(trained.code, trained.stderr).toBe(0);
+    const own = await cli(['eval', '--checkpoint', fewShot, '--json', '--probes', '1']).done;
+    expect(own.code, own.stderr).toBe(0);
+    expect(JSON.parse(own.stdout)).toMatchObject({ databaseSize: 20, querySize: 60 });
+    const full = await cli(['eval', '--checkpoint', fewShot, '--json', '--probes', '1', '--database', 'full'])
+      .done;
+    expect(full.code, full.stderr).toBe(0);
+    expect(JSON.parse(full.stdout)).toMatchObject({ databaseSize: 320, querySize: 60 });
+    const wrong = await cli(['eval', '--checkpoint', fewShot, '--database', 'all']).done;
+    expect(wrong.code).not.toBe(0);
+  });
+
   it('eval --baseline pixels scores raw pixels with the same protocol', async () => {
     const result = await cli([
       'eval',

@@ -99,6 +99,7 @@ interface EvalFlags {
   backend: string;
   probes: number[];
   buckets: TwoStageBuckets[];
+  database: 'trained' | 'full';
 }
 
 /** `--image-size`, `--channels` and `--fit`, shared by `train` and `eval --baseline`. */
@@ -303,6 +304,14 @@ export function registerTrainCommands(program: Command): void {
       bucketList,
       ['labels'],
     )
+    .addOption(
+      new Option(
+        '--database <which>',
+        "a few-shot model's database: the reduced split it was trained on (trained) or the whole training split (full)",
+      )
+        .choices(['trained', 'full'])
+        .default('trained'),
+    )
     .option('--backend <name>', 'auto | webgpu | tensorflow | wasm | cpu', 'auto')
     .option('--json', 'print one JSON object instead of the table')
     .action((flags: EvalFlags) =>
@@ -337,6 +346,7 @@ export function registerTrainCommands(program: Command): void {
                 data: flags.data,
                 probes: flags.probes,
                 buckets: flags.buckets,
+                database: flags.database,
                 log: (line) => process.stderr.write(`${line}\n`),
               });
         process.stdout.write(

@@ -111,7 +111,8 @@ async function splits(
   input: InputOptions | undefined,
   options: Omit<OpenSplitOptions, 'name' | 'dir' | 'split' | 'input'>,
 ): Promise<{ database: ImageSet; queries: ImageSet }> {
-  // the evaluation protocol (apps/docs/src/concepts/evaluation.md): a few-shot model's database is the same reduced split it was trained on.
+  // the evaluation protocol (apps/docs/src/concepts/evaluation.md): a few-shot model's database is the same reduced split it was trained on
+  // unless the caller asks for the full training split (shots undefined here)
   const pick = shots
     ? (labels: Int32Array, classCount: number) => sampleShots(labels, shots.shots, shots.seed, classCount)
     : undefined;
@@ -143,6 +144,11 @@ export async function evaluateCheckpoint(options: {
   probes?: readonly number[];
   /** Bucketings of the database for the two-stage search (default: labels only). */
   buckets?: readonly TwoStageBuckets[];
+  /**
+   * The database of a few-shot model: the reduced split it was trained on (`trained`, the
+   * protocol's default) or the whole training split (`full`). Full-set models use the whole split either way.
+   */
+  database?: 'trained' | 'full';
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }): Promise<EvalReport> {
@@ -153,7 +159,9 @@ export async function evaluateCheckpoint(options: {
     const name = options.dataset ?? state.config.dataset;
     const dir = options.data ?? (options.dataset === undefined ? state.config.data : undefined);
     const shots =
-      state.config.shots === undefined ? undefined : { shots: state.config.shots, seed: state.config.seed };
+      state.config.shots === undefined || options.database === 'full'
+        ? undefined
+        : { shots: state.config.shots, seed: state.config.seed };
     // the images the model was trained on: converted as the checkpoint's input says
     const { height, width, channels, fit } = state.input;
     const input = height === width ? { imageSize: height, channels, fit } : undefined;
