@@ -31,6 +31,11 @@ export interface RunSpec {
   dim: number;
   /** Images per side the model sees (`--image-size`); undefined = the dataset's own size. */
   imageSize?: number;
+  /**
+   * A few-shot run's database: `full` = the whole training split (the comparison's protocol);
+   * undefined = the reduced split it trained on (the evaluation protocol's default).
+   */
+  database?: 'full';
 }
 
 /** Shots per class of a regime, or undefined for the full set. */
@@ -122,6 +127,7 @@ export function evalArgs(spec: RunSpec): string[] {
     full ? '1,2,3' : '1',
     '--buckets',
     full ? 'labels,nearest-anchor' : 'nearest-anchor',
+    ...(spec.database === 'full' ? ['--database', 'full'] : []),
     '--backend',
     'wasm',
   ];

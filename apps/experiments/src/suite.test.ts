@@ -76,6 +76,10 @@ describe('the suite', () => {
     const sweep = suite.find((s) => s.group === 'sweep')!;
     expect(evalArgs(main).join(' ')).toContain('--probes 1,2,3 --buckets labels,nearest-anchor');
     expect(evalArgs(sweep).join(' ')).toContain('--probes 1 --buckets nearest-anchor');
+    // few-shot runs of the comparison rank the whole training split
+    const fewShot = suite.find((s) => s.group === 'main' && s.regime === 'shots-10')!;
+    expect(evalArgs(fewShot).join(' ')).toContain('--database full');
+    expect(evalArgs(main).join(' ')).not.toContain('--database');
   });
 
   it('still has a spec for every committed result, each with the two-stage rows its group asks for', async () => {
