@@ -66,7 +66,7 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   body.push('## The comparison');
   body.push(
     'Mean ± sample standard deviation over seeds, in percent; the best mean of each column in bold. ' +
-      'Database: the training split (the few-shot split in few-shot runs); queries: the test split.',
+      'Database: the whole training split, in few-shot runs too (the model learned from 10 or 50 images per class); queries: the test split. Few-shot runs evaluated against their own reduced split are kept apart (apps/experiments/results/few-shot-own-database.jsonl) and not shown here.',
   );
   const mainCells = cells.filter((c) => c.group === 'main');
   for (const table of comparisonTables(cells, 'main')) {

@@ -3,11 +3,12 @@ import { type Regime, type RunSpec, runId } from './spec.js';
 
 /**
  * Seconds per run (train + eval) on a 2-core machine before any run of that kind has finished:
- * refcnn measured (Fashion-MNIST, 2 epochs, 2 workers: about 150 s of training and 100 s of
- * evaluation; few-shot runs are dominated by embedding the 10,000 queries); the other backbones
- * scaled by their cost per image relative to refcnn, which is a guess until a run measures it.
+ * refcnn measured (Fashion-MNIST, 2 epochs: about 140 s of training and 190 s of evaluation; a
+ * few-shot run trains in under a minute and is dominated by the evaluation, which embeds and ranks
+ * the whole training split); the other backbones scaled by their cost per image relative to
+ * refcnn, which is a guess until a run measures it.
  */
-const PRIOR_SECONDS: Record<Regime, number> = { full: 270, 'shots-50': 60, 'shots-10': 45 };
+const PRIOR_SECONDS: Record<Regime, number> = { full: 330, 'shots-50': 260, 'shots-10': 250 };
 const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 3, resnet18: 6 };
 
 export interface PlanRow {
@@ -36,16 +37,23 @@ function median(values: readonly number[]): number {
 /** What is left of `specs` given the finished `results`, and its cost from what finished runs took. */
 export function estimatePlan(specs: readonly RunSpec[], results: readonly RunResult[]): Plan {
   const finished = new Map(results.map((r) => [r.id, r]));
+  // by group too (the groups evaluate differently), falling back to any group of that backbone and regime
   const measuredSeconds = new Map<string, number[]>();
   for (const r of results) {
-    const key = `${r.spec.backbone}:${r.spec.regime}`;
-    measuredSeconds.set(key, [...(measuredSeconds.get(key) ?? []), r.wallSeconds.train + r.wallSeconds.eval]);
+    for (const key of [
+      `${r.spec.group}:${r.spec.backbone}:${r.spec.regime}`,
+      `${r.spec.backbone}:${r.spec.regime}`,
+    ])
+      measuredSeconds.set(key, [
+        ...(measuredSeconds.get(key) ?? []),
+        r.wallSeconds.train + r.wallSeconds.eval,
+      ]);
   }
   const rows = new Map<string, PlanRow>();
   let doneSeconds = 0;
   for (const spec of specs) {
     const key = `${spec.group}:${spec.backbone}:${spec.regime}`;
-    const measured = measuredSeconds.get(`${spec.backbone}:${spec.regime}`);
+    const measured = measuredSeconds.get(key) ?? measuredSeconds.get(`${spec.backbone}:${spec.regime}`);
     const row = rows.get(key) ?? {
       group: spec.group,
       backbone: spec.backbone,
