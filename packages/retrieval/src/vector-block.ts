@@ -139,7 +139,7 @@ export class VectorBlock {
   get bytes(): number {
     return (
       (this.store?.bytes ?? 0) +
-      (this.codeStore?.bytesHeld ?? 0) +
+      (this.codeStore?.bytes ?? 0) +
       this.labels.byteLength +
       this.orders.byteLength +
       8 * this.ids.length

@@ -1,5 +1,5 @@
 import { AnchorageError } from '@anchorage/loss-core';
-import { type Int8Kernel, kernels, RowMemory, type SharedRows, SIMD_MIN_BYTES, TILE_ROWS } from './l2.js';
+import { type Int8Kernel, kernels, MemoryRows, type SharedRows, SIMD_MIN_BYTES, TILE_ROWS } from './l2.js';
 
 /**
  * The int8 codes of the compressed stage 2. Each row x is stored as a scale s = max|x_j| / 127,
@@ -35,6 +35,23 @@ function slotBytes(dim: number): number {
   return 2 * padded(dim) + TILE_ROWS * 4;
 }
 
+const extent = new Float64Array(2);
+
+/** max |v_j| and Σ v_j² of `values[offset..offset+dim)`, into `extent` (no allocation). */
+function measure(values: Float32Array, offset: number, dim: number): Float64Array {
+  let max = 0;
+  let norm = 0;
+  for (let j = 0; j < dim; j++) {
+    const v = values[offset + j]!;
+    const a = Math.abs(v);
+    if (a > max) max = a;
+    norm += v * v;
+  }
+  extent[0] = max;
+  extent[1] = norm;
+  return extent;
+}
+
 /**
  * Writes the code row of `source[offset..offset+dim)` at byte `at` of `bytes` (with `floats`, a
  * Float32Array over the same buffer, for the header).
@@ -47,14 +64,9 @@ export function encodeRow(
   floats: Float32Array,
   at: number,
 ): void {
-  let max = 0;
-  let norm = 0;
-  for (let j = 0; j < dim; j++) {
-    const v = source[offset + j]!;
-    const a = Math.abs(v);
-    if (a > max) max = a;
-    norm += v * v;
-  }
+  const e = measure(source, offset, dim);
+  const max = e[0]!;
+  const norm = e[1]!;
   const scale = Math.fround(max / 127);
   floats[at >> 2] = scale;
   floats[(at >> 2) + 1] = norm;
@@ -114,14 +126,9 @@ export class CodeReader {
   /** Quantises the query at `query[offset..offset+dim)` for the following `distances` calls. */
   setQuery(query: Float32Array, offset: number): void {
     const dim = this.source.dim;
-    let max = 0;
-    let norm = 0;
-    for (let j = 0; j < dim; j++) {
-      const v = query[offset + j]!;
-      const a = Math.abs(v);
-      if (a > max) max = a;
-      norm += v * v;
-    }
+    const e = measure(query, offset, dim);
+    const max = e[0]!;
+    const norm = e[1]!;
     const step = max / this.bound;
     for (let j = 0; j < dim; j++) this.query[j] = step === 0 ? 0 : Math.round(query[offset + j]! / step);
     this.qn = Math.fround(norm);
@@ -155,48 +162,26 @@ export class CodeReader {
 }
 
 /**
- * The int8 codes of one block's rows, in a {@link RowMemory} beside its float32 rows (same slots),
+ * The int8 codes of one block's rows, in shared row memory beside its float32 rows (same slots),
  * with this thread's reader (slot 0). Kept in step by the block: `encode` when a row is written,
  * `move` when one moves.
  */
-export class CodeStore {
-  private readonly memory: RowMemory;
+export class CodeStore extends MemoryRows {
   private readonly stride: number;
   private reader!: CodeReader;
-  private bytes!: Int8Array;
+  private codes!: Int8Array;
   private floats!: Float32Array;
 
-  constructor(
-    readonly dim: number,
-    capacity: number,
-    simd = true,
-  ) {
+  constructor(dim: number, capacity: number, simd = true) {
     if (dim > MAX_CODE_DIM) {
       throw new AnchorageError('UNSUPPORTED', `int8 compression supports dim ≤ ${MAX_CODE_DIM}, got ${dim}`, {
         argument: 'dim',
         value: dim,
       });
     }
+    super(dim, codeStride(dim), slotBytes(dim), capacity, simd, SIMD_MIN_BYTES);
     this.stride = codeStride(dim);
-    this.memory = new RowMemory(dim, this.stride, slotBytes(dim), capacity, simd, SIMD_MIN_BYTES);
     this.attach();
-  }
-
-  get source(): SharedRows {
-    return this.memory.source;
-  }
-
-  get usesSimd(): boolean {
-    return this.memory.usesSimd;
-  }
-
-  get bytesHeld(): number {
-    return this.memory.bytes;
-  }
-
-  resize(capacity: number, keep: number): void {
-    if (this.memory.resize(capacity, keep)) this.attach();
-    else this.view();
   }
 
   /** Codes the row `source[offset..offset+dim)` into `slot`. */
@@ -205,7 +190,7 @@ export class CodeStore {
       source,
       offset,
       this.dim,
-      this.bytes,
+      this.codes,
       this.floats,
       this.memory.source.rowsOffset + slot * this.stride,
     );
@@ -214,7 +199,7 @@ export class CodeStore {
   /** Copies the codes of slot `from` to slot `to`. */
   move(to: number, from: number): void {
     const base = this.memory.source.rowsOffset;
-    this.bytes.copyWithin(
+    this.codes.copyWithin(
       base + to * this.stride,
       base + from * this.stride,
       base + (from + 1) * this.stride,
@@ -229,14 +214,14 @@ export class CodeStore {
     return this.reader.distances(start, end);
   }
 
-  private attach(): void {
+  protected attach(): void {
     this.reader = new CodeReader(this.memory.source, 0);
     this.view();
   }
 
-  private view(): void {
+  protected view(): void {
     const buffer = this.memory.buffer;
-    this.bytes = new Int8Array(buffer);
+    this.codes = new Int8Array(buffer);
     this.floats = new Float32Array(buffer, 0, buffer.byteLength >> 2);
   }
 }

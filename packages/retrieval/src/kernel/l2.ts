@@ -313,27 +313,23 @@ export class RowMemory {
 }
 
 /**
- * Rows of `dim` float32 values in a {@link RowMemory}, with this thread's reader (slot 0); `rows`
- * is re-created after every resize, so never keep it across one. The JavaScript kernel of small
- * blocks gives the same distances as the SIMD one, bit for bit.
+ * A store of rows in a {@link RowMemory} with this thread's reader (slot 0): what the float32 rows
+ * ({@link RowStore}) and the int8 codes (`CodeStore`) share. A subclass makes its reader and views
+ * in `attach` (after the rows moved to new memory) and refreshes its views in `view` (after the
+ * memory grew in place).
  */
-export class RowStore {
-  rows!: Float32Array;
-  private readonly memory: RowMemory;
-  private reader!: RowReader;
+export abstract class MemoryRows {
+  protected readonly memory: RowMemory;
 
-  /**
-   * `simd: false` forces the JavaScript kernel (for tests and comparison); `minSimdBytes` is the
-   * size from which rows live in WebAssembly memory (0: always, as for the anchors).
-   */
   constructor(
     readonly dim: number,
+    rowBytes: number,
+    slotBytes: number,
     capacity: number,
-    simd = true,
-    minSimdBytes = SIMD_MIN_BYTES,
+    simd: boolean,
+    minSimdBytes: number,
   ) {
-    this.memory = new RowMemory(dim, dim * 4, scratchLayout(dim).slotBytes, capacity, simd, minSimdBytes);
-    this.attach();
+    this.memory = new RowMemory(dim, rowBytes, slotBytes, capacity, simd, minSimdBytes);
   }
 
   get capacity(): number {
@@ -361,6 +357,28 @@ export class RowStore {
     else this.view();
   }
 
+  protected abstract attach(): void;
+  protected abstract view(): void;
+}
+
+/**
+ * Rows of `dim` float32 values in a {@link RowMemory}, with this thread's reader (slot 0); `rows`
+ * is re-created after every resize, so never keep it across one. The JavaScript kernel of small
+ * blocks gives the same distances as the SIMD one, bit for bit.
+ */
+export class RowStore extends MemoryRows {
+  rows!: Float32Array;
+  private reader!: RowReader;
+
+  /**
+   * `simd: false` forces the JavaScript kernel (for tests and comparison); `minSimdBytes` is the
+   * size from which rows live in WebAssembly memory (0: always, as for the anchors).
+   */
+  constructor(dim: number, capacity: number, simd = true, minSimdBytes = SIMD_MIN_BYTES) {
+    super(dim, dim * 4, scratchLayout(dim).slotBytes, capacity, simd, minSimdBytes);
+    this.attach();
+  }
+
   /** Copies the query at `query[offset..offset+dim)` in for the following `distances` calls (this thread's slot 0). */
   setQuery(query: Float32Array, offset: number): void {
     this.reader.setQuery(query, offset);
@@ -376,12 +394,12 @@ export class RowStore {
     return this.reader.distance(row);
   }
 
-  private attach(): void {
+  protected attach(): void {
     this.reader = new RowReader(this.memory.source, 0);
     this.view();
   }
 
-  private view(): void {
+  protected view(): void {
     this.rows = new Float32Array(this.memory.buffer, this.memory.source.rowsOffset, this.capacity * this.dim);
   }
 }
