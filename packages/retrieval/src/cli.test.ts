@@ -74,7 +74,7 @@ describe('anchorage-index CLI', () => {
       buckets: { min: 100, max: 100, empty: 0 },
     });
 
-    const query = await cli(
+    const queryArgs = [
       'query',
       '--index',
       out,
@@ -85,7 +85,8 @@ describe('anchorage-index CLI', () => {
       '--probe',
       '2',
       '--json',
-    );
+    ];
+    const query = await cli(...queryArgs);
     expect(query.code).toBe(0);
     const expected = new AnchorIndex({ dim, anchors: data.anchors });
     expected.add({
@@ -95,22 +96,7 @@ describe('anchorage-index CLI', () => {
     });
     expect(JSON.parse(query.stdout)).toEqual(expected.searchBatch(data.queries, { k: 7, probe: 2 }));
     // the int8 stage 2 re-ranking more candidates than it scans gives the same answer
-    const compressed = await cli(
-      'query',
-      '--index',
-      out,
-      '--queries',
-      join(dir, 'queries.npy'),
-      '-k',
-      '7',
-      '--probe',
-      '2',
-      '--compression',
-      'int8',
-      '--rerank',
-      '1000',
-      '--json',
-    );
+    const compressed = await cli(...queryArgs, '--compression', 'int8', '--rerank', '1000');
     expect(compressed.code).toBe(0);
     expect(JSON.parse(compressed.stdout)).toEqual(JSON.parse(query.stdout));
 
