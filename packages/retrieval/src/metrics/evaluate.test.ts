@@ -253,6 +253,21 @@ describe('evaluateRetrieval against the naive definitions', () => {
     }
   }
 
+  // groups of thousands: relevant distances radix-sorted, irrelevant ones placed among them (or,
+  // with shared distances, both sides sorted and merged)
+  for (const quantise of [false, true]) {
+    it(`matches on a database of 3,000${quantise ? ' with many ties' : ''}, exhaustive and two-stage`, () => {
+      const big = dataset(quantise ? 4 : 3, 3000, 25, dim, classes, quantise);
+      const input = { ...big, dim, ks: [10, 100, 1000], chunkSize: 4 };
+      expectClose(evaluateRetrieval(input) as unknown as Record<string, unknown>, naive(input));
+      const twoStage = {
+        ...input,
+        twoStage: { anchors: big.anchors, probe: 2, buckets: Array.from(big.databaseLabels) },
+      };
+      expectClose(evaluateRetrieval(twoStage) as unknown as Record<string, unknown>, naive(twoStage));
+    });
+  }
+
   it('the shortcut functions agree with evaluateRetrieval', () => {
     const data = dataset(3, 120, 15, dim, classes, false);
     const input = { ...data, dim, ks: [10] };
