@@ -6,7 +6,9 @@
  * 500 req/s; then the same with 5 % of the requests writes (PUT of an existing id: a new vector
  * for it, committed to SQLite before the answer).
  *
- *   pnpm --filter @anchorage/server bench:scaling [-- --n 1000000 --duration 5 --threads 0,1,2]
+ *   pnpm --filter @anchorage/server bench:scaling [-- --n 1000000 --duration 5 --threads 0,1,2 --compression none,int8]
+ *
+ * `--compression` (default none) runs each thread count once per stage-2 compression of the index.
  *
  * Data as in bench/index.ts (d = 64, C = 10, labelled, k = 10, probe = 1). The database is
  * written once and kept under the system's temporary folder (anchorage-bench-cache), so later
@@ -34,6 +36,7 @@ const flag = (name: string, fallback: string) => {
 const n = Number(flag('n', '1000000'));
 const durationS = Number(flag('duration', '5'));
 const threadCounts = flag('threads', '0,1,2').split(',').map(Number);
+const compressions = flag('compression', 'none').split(',');
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts');
 const cache = join(tmpdir(), 'anchorage-bench-cache', `server-n${n}-d${DIM}-c${CLASSES}`);
 
@@ -126,7 +129,10 @@ async function openLoad(url: string, requests: Request[], rate: number): Promise
   };
 }
 
-function startServer(threads: number): Promise<{ url: string; stop: () => Promise<void> }> {
+function startServer(
+  threads: number,
+  compression: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
@@ -142,6 +148,8 @@ function startServer(threads: number): Promise<{ url: string; stop: () => Promis
       '0',
       '--search-threads',
       String(threads),
+      '--compression',
+      compression,
       '--log-level',
       'warn',
     ],
@@ -243,39 +251,40 @@ async function main(): Promise<void> {
     `anchorage-serve scaling: N=${n}, d=${DIM}, C=${CLASSES}, k=10, probe=1, ${durationS} s per rate, node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at start`,
   );
   const summary: string[] = [];
-  for (const threads of threadCounts) {
-    const server = await startServer(threads);
-    try {
-      // warm-up: one run at 200 req/s, so compiled code and the heap after loading 1M items settle
-      await openLoad(server.url, searches, 200);
-      for (const [name, load] of [
-        ['search', searches],
-        ['95 % search + 5 % write', mixed],
-      ] as const) {
-        let best: Run | undefined;
-        let at500: Run | undefined;
-        for (const rate of RATES) {
-          const run = await openLoad(server.url, load, rate);
-          console.log(
-            `threads=${threads} ${name.padEnd(24)} rate ${String(rate).padStart(5)}: served ${run.served.toFixed(0).padStart(5)}/s p50 ${run.p50.toFixed(2)} ms p99 ${run.p99.toFixed(2)} ms (search ${run.p99Search.toFixed(2)}, write ${run.p99Write.toFixed(2)}) errors ${run.errors}`,
+  for (const compression of compressions)
+    for (const threads of threadCounts) {
+      const server = await startServer(threads, compression);
+      try {
+        // warm-up: one run at 200 req/s, so compiled code and the heap after loading 1M items settle
+        await openLoad(server.url, searches, 200);
+        for (const [name, load] of [
+          ['search', searches],
+          ['95 % search + 5 % write', mixed],
+        ] as const) {
+          let best: Run | undefined;
+          let at500: Run | undefined;
+          for (const rate of RATES) {
+            const run = await openLoad(server.url, load, rate);
+            console.log(
+              `threads=${threads} ${compression} ${name.padEnd(24)} rate ${String(rate).padStart(5)}: served ${run.served.toFixed(0).padStart(5)}/s p50 ${run.p50.toFixed(2)} ms p99 ${run.p99.toFixed(2)} ms (search ${run.p99Search.toFixed(2)}, write ${run.p99Write.toFixed(2)}) errors ${run.errors}`,
+            );
+            if (rate === 500) at500 = run;
+            if (run.p99 < 20 && run.errors === 0) best = run;
+            else if (rate >= 500) break;
+          }
+          at500 ??= await openLoad(server.url, load, 500);
+          summary.push(
+            `| ${threads === 0 ? '0 (HTTP thread)' : threads} | ${compression} | ${name} | ${best ? best.rate : '< 100'} | ${best ? best.p99.toFixed(1) : '—'} | ${at500.served.toFixed(0)} | ${at500.p99.toFixed(1)} | ${at500.errors} |`,
           );
-          if (rate === 500) at500 = run;
-          if (run.p99 < 20 && run.errors === 0) best = run;
-          else if (rate >= 500) break;
         }
-        at500 ??= await openLoad(server.url, load, 500);
-        summary.push(
-          `| ${threads === 0 ? '0 (HTTP thread)' : threads} | ${name} | ${best ? best.rate : '< 100'} | ${best ? best.p99.toFixed(1) : '—'} | ${at500.served.toFixed(0)} | ${at500.p99.toFixed(1)} | ${at500.errors} |`,
-        );
+      } finally {
+        await server.stop();
       }
-    } finally {
-      await server.stop();
     }
-  }
   console.log(
-    '\n| search threads | load | highest rate with p99 < 20 ms (req/s) | its p99 ms | served at 500 req/s | p99 ms at 500 req/s | errors at 500 |',
+    '\n| search threads | compression | load | highest rate with p99 < 20 ms (req/s) | its p99 ms | served at 500 req/s | p99 ms at 500 req/s | errors at 500 |',
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const line of summary) console.log(line);
   console.log(
     `load average ${loadavg()[0]!.toFixed(2)} at end; database written once in ${readFileSync(join(cache, 'complete'), 'utf8')} s`,
