@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AnchorageError } from '@anchorage/loss-core';
+import { rankAnchors } from '../anchor/stage-one.js';
 import { MAX_THREADS } from '../kernel/l2.js';
 import type { SearchOptions, SearchResult } from '../types.js';
 import { candidatesFor, checkSearchOptions, checkVectors } from '../validate.js';
@@ -138,7 +139,7 @@ export class SearchPool {
     const chunk = chunkSize(n, this.workers + 1, state);
     const chunks = Math.ceil(n / chunk);
     const results = BatchResults.create(n, k, probe);
-    const shared = toShared(queries);
+    const { shared, order } = this.arrange(state, queries, n, chunks);
     if (chunks > 1)
       for (const member of this.members)
         this.post(member, state, shared, results, n, chunk, k, probe, candidates, undefined);
@@ -149,7 +150,48 @@ export class SearchPool {
       Atomics.wait(results.control, 1, done, 1000);
     }
     if (Atomics.load(results.control, 2) !== 0) throw new Error('a search worker failed while searching');
-    return collect(state, results);
+    return unarrange(collect(state, results), order);
+  }
+
+  /**
+   * The queries in shared memory (copied once), so every worker reads the same bytes. A two-stage
+   * batch of several chunks is first put in the order of each query's nearest anchor, so a chunk
+   * holds queries that probe the same buckets and each tile of rows serves many of them, as on one
+   * thread; `order[i]` is the caller's index of query i (undefined: the caller's order).
+   */
+  private arrange(
+    state: SharedIndexState,
+    queries: Float32Array,
+    n: number,
+    chunks: number,
+  ): { shared: Float32Array; order: Int32Array | undefined } {
+    if (state.classes === 0 || chunks < 2 || state.anchorReader === undefined)
+      return { shared: toShared(queries), order: undefined };
+    const { dim, classes } = state;
+    const scratch = this.scratch;
+    scratch.reserve(1, 1, classes);
+    const nearest = new Int32Array(n);
+    for (let q = 0; q < n; q++) {
+      rankAnchors(
+        state.anchorReader,
+        classes,
+        queries,
+        q * dim,
+        1,
+        scratch.order,
+        scratch.orderDistances,
+        scratch.anchorDistances,
+      );
+      nearest[q] = scratch.order[0]!;
+    }
+    const starts = new Int32Array(classes + 1);
+    for (let q = 0; q < n; q++) starts[nearest[q]! + 1]++;
+    for (let c = 0; c < classes; c++) starts[c + 1] += starts[c]!;
+    const order = new Int32Array(n);
+    for (let q = 0; q < n; q++) order[starts[nearest[q]!]!++] = q;
+    const shared = new Float32Array(new SharedArrayBuffer(n * dim * 4));
+    for (let i = 0; i < n; i++) shared.set(queries.subarray(order[i]! * dim, (order[i]! + 1) * dim), i * dim);
+    return { shared, order };
   }
 
   /**
@@ -167,7 +209,7 @@ export class SearchPool {
     const chunk = chunkSize(n, this.workers, state);
     const chunks = Math.ceil(n / chunk);
     const results = BatchResults.create(n, k, probe);
-    const shared = toShared(queries);
+    const { shared, order } = this.arrange(state, queries, n, chunks);
     const task = this.nextTask++;
     // One query goes to the least busy worker; a larger batch to every worker (they claim chunks).
     const targets = chunks === 1 ? [this.members.reduce((a, b) => (b.busy < a.busy ? b : a))] : this.members;
@@ -186,7 +228,7 @@ export class SearchPool {
       for (const member of targets) if (--member.busy === 0) member.worker.unref();
     }
     if (Atomics.load(results.control, 2) !== 0) throw new Error('a search worker failed while searching');
-    return collect(state, results);
+    return unarrange(collect(state, results), order);
   }
 
   /** Stops the workers; pending searches are rejected. Safe to call twice. */
@@ -298,6 +340,14 @@ export class SearchPool {
 function chunkSize(n: number, threads: number, state: SharedIndexState): number {
   if (state.classes === 0) return Math.max(1, Math.ceil(n / threads));
   return Math.max(1, Math.min(64, Math.ceil(n / (4 * threads))));
+}
+
+/** Answers back in the caller's order (see `SearchPool#arrange`). */
+function unarrange(results: SearchResult[], order: Int32Array | undefined): SearchResult[] {
+  if (order === undefined) return results;
+  const out: SearchResult[] = new Array(results.length);
+  for (let i = 0; i < results.length; i++) out[order[i]!] = results[i]!;
+  return out;
 }
 
 /** The queries in shared memory (copied once), so every worker reads the same bytes. */
