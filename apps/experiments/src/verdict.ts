@@ -176,16 +176,20 @@ export function verdicts(results: readonly RunResult[]): ClaimVerdict[] {
   });
 
   // Tuned: each loss's best setting on the full set at seed 1 (its default run, its tuning or sweep variants).
-  const tuned = new Map<string, { loss: string; variant: string; mAP: number }>();
+  // Only losses with at least one finished variant besides their default count as tuned.
+  const tuned = new Map<string, { loss: string; variant: string; mAP: number; tried: number }>();
   for (const r of results) {
     const spec = r.spec;
     if (spec.regime !== 'full' || spec.seed !== 1 || !['main', 'tuning', 'sweep'].includes(spec.group))
       continue;
     const key = `${spec.dataset} · ${spec.backbone} · ${spec.loss}`;
     const seen = tuned.get(key);
+    const tried = (seen?.tried ?? 0) + 1;
     if (seen === undefined || r.report.mAP > seen.mAP)
-      tuned.set(key, { loss: spec.loss, variant: spec.variant, mAP: r.report.mAP });
+      tuned.set(key, { loss: spec.loss, variant: spec.variant, mAP: r.report.mAP, tried });
+    else seen.tried = tried;
   }
+  for (const [key, value] of tuned) if (value.tried < 2) tuned.delete(key);
   const tunedSettings = [...new Set([...tuned.keys()].map((k) => k.split(' · ').slice(0, 2).join(' · ')))];
   const tunedRows = tunedSettings.flatMap((setting) => {
     const list = [...tuned.entries()].filter(([k]) => k.startsWith(`${setting} · `)).map(([, v]) => v);
@@ -201,8 +205,10 @@ export function verdicts(results: readonly RunResult[]): ClaimVerdict[] {
     verdict: overall(tunedRows.map((r) => Math.sign(r.points))),
     evidence: tunedRows.map(
       (r) =>
-        `${r.setting} · full: CAM at ${r.cam.variant} ${pct(r.cam.mAP, 2)}, best baseline ${r.best.loss} at ${r.best.variant} ` +
-        `${pct(r.best.mAP, 2)}: CAM ${r.points >= 0 ? 'ahead' : 'behind'} by ${Math.abs(r.points).toFixed(2)} points`,
+        `${r.setting} · full: CAM at ${r.cam.variant} ${pct(r.cam.mAP, 2)} (best of ${r.cam.tried} settings), best baseline ` +
+        `${r.best.loss} at ${r.best.variant} ${pct(r.best.mAP, 2)} (best of ${r.best.tried}): CAM ` +
+        `${r.points >= 0 ? 'ahead' : 'behind'} by ${Math.abs(r.points).toFixed(2)} points` +
+        ` (tuned so far: ${[...tuned.keys()].filter((k) => k.startsWith(`${r.setting} · `)).length} of the 6 losses)`,
     ),
   });
 
