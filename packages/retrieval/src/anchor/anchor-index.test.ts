@@ -66,6 +66,15 @@ describe('AnchorIndex against FlatIndex', () => {
     }
   });
 
+  it('a batch of more than 1,024 queries (searched in ranges) answers as one query at a time', () => {
+    const { anchor } = build();
+    const many = Float32Array.from({ length: 1100 * dim }, () => Math.round(rng.nextFloat() * 8) / 4);
+    const batch = anchor.searchBatch(many, { k: 5, probe: 2 });
+    expect(batch).toHaveLength(1100);
+    for (const q of [0, 1023, 1024, 1099])
+      expect(batch[q]).toEqual(anchor.search(many.subarray(q * dim, (q + 1) * dim), { k: 5, probe: 2 }));
+  });
+
   it('full ranking with k = size ranks every item once, probed buckets first', () => {
     const { anchor } = build();
     for (const probe of [1, 3]) {

@@ -182,7 +182,9 @@ describe('AnchorIndex with int8 compression', () => {
     expect(a.size).toBe(b.size);
     const queries = data.queries.subarray(0, 30 * dim);
     expect(a.searchBatch(queries, { k: 20, probe: 2 })).toEqual(b.searchBatch(queries, { k: 20, probe: 2 }));
-    expect(a.search(queries.subarray(0, dim), { k: 5 })).toEqual(b.search(queries.subarray(0, dim), { k: 5 }));
+    expect(a.search(queries.subarray(0, dim), { k: 5 })).toEqual(
+      b.search(queries.subarray(0, dim), { k: 5 }),
+    );
   });
 
   it('survives save and load, rebuilding its codes', async () => {

@@ -176,9 +176,13 @@ export function ownView(state: SharedIndexState): SearchView {
   };
 }
 
+/** Queries per range of a batch searched on one thread: bounds the heaps its scratch keeps. */
+const HERE_RANGE = 1024;
+
 /**
  * A batch searched on the calling thread alone (an index's `searchBatch` without a pool): the
- * same stage 1, bucket-grouped stage 2 and answers as the pooled search.
+ * same stage 1, bucket-grouped stage 2 and answers as the pooled search, 1,024 queries at a time
+ * (so the index's scratch keeps at most that many heaps between batches).
  */
 export function searchHere(
   state: SharedIndexState,
@@ -190,7 +194,19 @@ export function searchHere(
   scratch: SearchScratch,
 ): SearchResult[] {
   const results = BatchResults.create(n, k, probe);
-  if (n > 0) searchRange(ownView(state), queries, 0, n, k, probe, candidates, results, scratch);
+  const view = ownView(state);
+  for (let start = 0; start < n; start += HERE_RANGE)
+    searchRange(
+      view,
+      queries,
+      start,
+      Math.min(n, start + HERE_RANGE),
+      k,
+      probe,
+      candidates,
+      results,
+      scratch,
+    );
   return collect(state, results);
 }
 
