@@ -2,7 +2,7 @@ import { AnchorageError, nearestAnchors } from '@anchorage/loss-core';
 import { RowStore, TILE_ROWS } from '../kernel/l2.js';
 import { TopK } from '../top-k.js';
 import { checkVectors } from '../validate.js';
-import { radixSortUint32 } from './radix-sort.js';
+import { radixSortPairs } from './radix-sort.js';
 
 /** Two-stage ranking for `evaluateRetrieval`: what an AnchorIndex with these anchors returns. */
 export interface TwoStageEvaluation {
@@ -403,27 +403,38 @@ function topIndices(row: Float64Array, members: Int32Array | undefined, k: numbe
 /**
  * Ranks (1-based, in the whole ranking) of a query's relevant items, in ranking order; relevant
  * items outside every group get no rank and count as never retrieved. Within a group the order is
- * (distance, database index). Sorting the relevant and irrelevant distances of a group separately
- * and merging them gives each relevant item's rank without sorting objects; only a distance shared
- * by relevant and irrelevant items needs the indices, and is resolved exactly.
+ * (distance, database index). Only the relevant items are sorted (by distance, then index); each
+ * irrelevant item is placed among them — a table over the relevant distances' range, then a step
+ * or two, and at a shared distance by database index — and counted, and a running sum gives each
+ * relevant item the number of irrelevant items ahead of it.
  */
 class RelevantRanker {
   // Distances are float32 values (the kernel's), held as float32 so their bit patterns, unsigned,
   // sort in numeric order (they are ≥ 0) by radix sort.
-  private relevant: Float32Array;
-  private irrelevant: Float32Array;
-  private relevantKeys: Uint32Array;
-  private irrelevantKeys: Uint32Array;
-  private scratch: Uint32Array;
-  private out: Float64Array;
+  private readonly relevant: Float32Array;
+  private readonly relevantKeys: Uint32Array;
+  private readonly relevantIndex: Int32Array;
+  private readonly irrelevant: Float32Array;
+  private readonly irrelevantIndex: Int32Array;
+  private readonly scratchKeys: Uint32Array;
+  private readonly scratchIndex: Int32Array;
+  private readonly out: Float64Array;
+  /** Per relevant position: irrelevant items placed just before it. */
+  private readonly ahead: Int32Array;
+  /** Per bucket of the relevant distances' range: the first relevant position in it or after it. */
+  private readonly table: Int32Array;
 
   constructor(n: number) {
     this.relevant = new Float32Array(n);
-    this.irrelevant = new Float32Array(n);
     this.relevantKeys = new Uint32Array(this.relevant.buffer);
-    this.irrelevantKeys = new Uint32Array(this.irrelevant.buffer);
-    this.scratch = new Uint32Array(n);
+    this.relevantIndex = new Int32Array(n);
+    this.irrelevant = new Float32Array(n);
+    this.irrelevantIndex = new Int32Array(n);
+    this.scratchKeys = new Uint32Array(n);
+    this.scratchIndex = new Int32Array(n);
     this.out = new Float64Array(n);
+    this.ahead = new Int32Array(n + 1);
+    this.table = new Int32Array(n + 1);
   }
 
   ranks(
@@ -434,42 +445,25 @@ class RelevantRanker {
   ): Float64Array {
     let count = 0;
     let offset = 0;
+    const { relevant, relevantIndex, irrelevant, irrelevantIndex } = this;
     for (const group of groups) {
       let nr = 0;
       let ni = 0;
       const size = group === undefined ? row.length : group.length;
-      const { relevant, irrelevant } = this;
-      if (group === undefined) {
-        for (let i = 0; i < size; i++) {
-          if (labels[i] === label) relevant[nr++] = row[i]!;
-          else irrelevant[ni++] = row[i]!;
-        }
-      } else {
-        for (let g = 0; g < size; g++) {
-          const i = group[g]!;
-          if (labels[i] === label) relevant[nr++] = row[i]!;
-          else irrelevant[ni++] = row[i]!;
+      for (let g = 0; g < size; g++) {
+        const i = group === undefined ? g : group[g]!;
+        if (labels[i] === label) {
+          relevant[nr] = row[i]!;
+          relevantIndex[nr++] = i;
+        } else {
+          irrelevant[ni] = row[i]!;
+          irrelevantIndex[ni++] = i;
         }
       }
-      radixSortUint32(this.relevantKeys, this.scratch, nr);
-      radixSortUint32(this.irrelevantKeys, this.scratch, ni);
-      const rel = this.relevant;
-      const irr = this.irrelevant;
-      let before = 0; // irrelevant items strictly closer than the current relevant distance
-      let r = 0;
-      while (r < nr) {
-        const d = rel[r]!;
-        while (before < ni && irr[before]! < d) before++;
-        let runEnd = r + 1;
-        while (runEnd < nr && rel[runEnd] === d) runEnd++;
-        let equal = 0;
-        while (before + equal < ni && irr[before + equal] === d) equal++;
-        if (equal === 0) {
-          for (let j = r; j < runEnd; j++) this.out[count + j] = offset + before + j + 1;
-        } else {
-          this.resolveTie(row, labels, label, group, d, count + r, offset + before + r);
-        }
-        r = runEnd;
+      if (nr > 0) {
+        radixSortPairs(this.relevantKeys, relevantIndex, this.scratchKeys, this.scratchIndex, nr);
+        this.indexOrderRuns(nr);
+        this.place(nr, ni, count, offset);
       }
       count += nr;
       offset += size;
@@ -477,26 +471,60 @@ class RelevantRanker {
     return this.out.subarray(0, count);
   }
 
-  /** Relevant and irrelevant items share distance `d`: order that run by database index. */
-  private resolveTie(
-    row: Float64Array,
-    labels: Int32Array,
-    label: number,
-    group: Int32Array | undefined,
-    d: number,
-    outStart: number,
-    firstRank: number,
-  ): void {
-    const tied: number[] = [];
-    const size = group === undefined ? row.length : group.length;
-    for (let g = 0; g < size; g++) {
-      const i = group === undefined ? g : group[g]!;
-      if (row[i] === d) tied.push(i);
+  /** Relevant items at one distance in database-index order (a group may list indices out of order). */
+  private indexOrderRuns(nr: number): void {
+    const rel = this.relevant;
+    const idx = this.relevantIndex;
+    for (let r = 1; r < nr; r++) {
+      if (rel[r] !== rel[r - 1] || idx[r]! > idx[r - 1]!) continue;
+      const value = idx[r]!;
+      let j = r - 1;
+      while (j >= 0 && rel[j] === rel[r] && idx[j]! > value) {
+        idx[j + 1] = idx[j]!;
+        j--;
+      }
+      idx[j + 1] = value;
     }
-    tied.sort((a, b) => a - b);
-    let written = 0;
-    tied.forEach((i, position) => {
-      if (labels[i] === label) this.out[outStart + written++] = firstRank + position + 1;
-    });
+  }
+
+  /** Places the irrelevant items among the sorted relevant ones and writes the relevant ranks. */
+  private place(nr: number, ni: number, outStart: number, firstRank: number): void {
+    const rel = this.relevant;
+    const relIndex = this.relevantIndex;
+    const irr = this.irrelevant;
+    const irrIndex = this.irrelevantIndex;
+    const ahead = this.ahead;
+    const table = this.table;
+    const lo = rel[0]!;
+    const hi = rel[nr - 1]!;
+    const buckets = nr;
+    const scale = hi > lo ? buckets / (hi - lo) : 0;
+    // table[b] = the first relevant position whose bucket is ≥ b (the bucket grows with the distance)
+    let b = 0;
+    for (let j = 0; j < nr; j++) {
+      const bj = Math.min(buckets - 1, Math.floor((rel[j]! - lo) * scale));
+      while (b <= bj) table[b++] = j;
+    }
+    while (b <= buckets) table[b++] = nr;
+    ahead.fill(0, 0, nr + 1);
+    for (let i = 0; i < ni; i++) {
+      const d = irr[i]!;
+      let j: number;
+      if (d < lo) j = 0;
+      else if (d > hi) j = nr;
+      else {
+        j = table[Math.min(buckets - 1, Math.floor((d - lo) * scale))]!;
+        while (j < nr && rel[j]! < d) j++;
+        // at a shared distance it follows the relevant items with a smaller database index
+        const index = irrIndex[i]!;
+        while (j < nr && rel[j] === d && relIndex[j]! < index) j++;
+      }
+      ahead[j]!++;
+    }
+    let before = 0;
+    for (let j = 0; j < nr; j++) {
+      before += ahead[j]!;
+      this.out[outStart + j] = firstRank + before + j + 1;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { radixSortUint32 } from './radix-sort.js';
+import { radixSortPairs, radixSortUint32 } from './radix-sort.js';
 
 /** The bit patterns of non-negative float32 values, as distances produce them. */
 function keysOf(values: number[]): Uint32Array {
@@ -46,5 +46,33 @@ describe('radixSortUint32', () => {
     const expected = new Float32Array(high.buffer.slice(0)).sort();
     radixSortUint32(high, new Uint32Array(600), 600);
     expect(Array.from(new Float32Array(high.buffer))).toEqual(Array.from(expected));
+  });
+});
+
+describe('radixSortPairs', () => {
+  it('sorts keys and moves their values along, stably (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0, 0.5, 1, 1.5, 2, 3.25, 1e-30, 7e20), { maxLength: 2000 }),
+        (values) => {
+          const keys = keysOf(values);
+          const payload = Int32Array.from(values, (_, i) => i);
+          radixSortPairs(
+            keys,
+            payload,
+            new Uint32Array(keys.length),
+            new Int32Array(keys.length),
+            keys.length,
+          );
+          // the stable order: by value, then by original position
+          const expected = values
+            .map((v, i) => [Math.fround(v), i] as const)
+            .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+          expect(Array.from(new Float32Array(keys.buffer))).toEqual(expected.map(([v]) => v));
+          expect(Array.from(payload)).toEqual(expected.map(([, i]) => i));
+        },
+      ),
+      { numRuns: 200, seed: 5 },
+    );
   });
 });
