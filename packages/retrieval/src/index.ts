@@ -22,6 +22,7 @@ export {
   type AnchorIndexEvaluationOptions,
   evaluateAnchorIndex,
   evaluateRetrieval,
+  evaluateRetrievalMany,
   mapAtK,
   mapAtR,
   meanAveragePrecision,

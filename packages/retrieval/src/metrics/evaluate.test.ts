@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AnchorIndex } from '../anchor/index.js';
 import { squaredL2 } from '../kernel/l2.js';
 import { evaluateAnchorIndex } from './anchor-evaluation.js';
-import { evaluateRetrieval, type RetrievalEvaluationInput } from './evaluate.js';
+import { evaluateRetrieval, evaluateRetrievalMany, type RetrievalEvaluationInput } from './evaluate.js';
 import {
   mapAtK,
   mapAtR,
@@ -267,6 +267,26 @@ describe('evaluateRetrieval against the naive definitions', () => {
       expectClose(evaluateRetrieval(twoStage) as unknown as Record<string, unknown>, naive(twoStage));
     });
   }
+
+  it('evaluateRetrievalMany gives every ranking exactly as evaluateRetrieval alone', () => {
+    const data = dataset(6, 700, 30, dim, classes, true);
+    const input = { ...data, dim, ks: [1, 10, 100], chunkSize: 9 };
+    const rankings = [
+      undefined,
+      { anchors: data.anchors, probe: 1 },
+      { anchors: data.anchors, probe: 2, buckets: 'nearestAnchor' as const },
+      { anchors: data.anchors, probe: 3, fullRanking: false },
+    ];
+    const many = evaluateRetrievalMany(input, rankings);
+    expect(many).toHaveLength(4);
+    rankings.forEach((twoStage, i) => {
+      expect(many[i]).toEqual(evaluateRetrieval(twoStage === undefined ? input : { ...input, twoStage }));
+    });
+    expect(evaluateRetrievalMany(input, [])).toEqual([]);
+    expect(() => evaluateRetrievalMany(input, [undefined, { anchors: data.anchors, probe: 99 }])).toThrow(
+      AnchorageError,
+    );
+  });
 
   it('the shortcut functions agree with evaluateRetrieval', () => {
     const data = dataset(3, 120, 15, dim, classes, false);

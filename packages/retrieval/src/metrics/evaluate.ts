@@ -114,6 +114,50 @@ function toLabels(labels: Int32Array | readonly number[], count: number, argumen
   return out;
 }
 
+type ResolvedTwoStage = NonNullable<Resolved['twoStage']>;
+
+/** Checks a two-stage evaluation and resolves its buckets (undefined: exhaustive). */
+function resolveTwoStage(
+  stage: TwoStageEvaluation | undefined,
+  database: Float32Array,
+  databaseLabels: Int32Array,
+  dim: number,
+  n: number,
+): ResolvedTwoStage | undefined {
+  if (stage === undefined) return undefined;
+  const input = { twoStage: stage, database };
+  const { anchors, probe, fullRanking = true } = input.twoStage;
+  const classes = checkVectors(anchors, dim, 'anchors');
+  if (classes < 1)
+    throw new AnchorageError('INVALID_ARGUMENT', 'anchors must hold at least one anchor', {
+      argument: 'anchors',
+    });
+  if (!Number.isInteger(probe) || probe < 1 || probe > classes) {
+    throw new AnchorageError('INVALID_ARGUMENT', `probe must be an integer in 1..${classes}, got ${probe}`, {
+      argument: 'probe',
+      value: probe,
+    });
+  }
+  const given = input.twoStage.buckets;
+  const buckets =
+    given === 'nearestAnchor'
+      ? nearestAnchors(input.database, anchors, dim, 1).indices
+      : toLabels(given ?? databaseLabels, n, 'buckets');
+  for (let i = 0; i < n; i++) {
+    if (buckets[i]! >= classes) {
+      throw new AnchorageError(
+        'LABEL_OUT_OF_RANGE',
+        `bucket ${buckets[i]} of database item ${i} is not in 0..${classes - 1}`,
+        {
+          argument: 'buckets',
+          value: buckets[i],
+        },
+      );
+    }
+  }
+  return { anchors, classes, probe, fullRanking, buckets };
+}
+
 function resolve(input: RetrievalEvaluationInput): Resolved {
   const dim = input.dim;
   if (!Number.isInteger(dim) || dim < 1) {
@@ -142,43 +186,7 @@ function resolve(input: RetrievalEvaluationInput): Resolved {
   }
   const queryLabels = toLabels(input.queryLabels, q, 'queryLabels');
   const databaseLabels = toLabels(input.databaseLabels, n, 'databaseLabels');
-  let twoStage: Resolved['twoStage'];
-  if (input.twoStage !== undefined) {
-    const { anchors, probe, fullRanking = true } = input.twoStage;
-    const classes = checkVectors(anchors, dim, 'anchors');
-    if (classes < 1)
-      throw new AnchorageError('INVALID_ARGUMENT', 'anchors must hold at least one anchor', {
-        argument: 'anchors',
-      });
-    if (!Number.isInteger(probe) || probe < 1 || probe > classes) {
-      throw new AnchorageError(
-        'INVALID_ARGUMENT',
-        `probe must be an integer in 1..${classes}, got ${probe}`,
-        {
-          argument: 'probe',
-          value: probe,
-        },
-      );
-    }
-    const given = input.twoStage.buckets;
-    const buckets =
-      given === 'nearestAnchor'
-        ? nearestAnchors(input.database, anchors, dim, 1).indices
-        : toLabels(given ?? databaseLabels, n, 'buckets');
-    for (let i = 0; i < n; i++) {
-      if (buckets[i]! >= classes) {
-        throw new AnchorageError(
-          'LABEL_OUT_OF_RANGE',
-          `bucket ${buckets[i]} of database item ${i} is not in 0..${classes - 1}`,
-          {
-            argument: 'buckets',
-            value: buckets[i],
-          },
-        );
-      }
-    }
-    twoStage = { anchors, classes, probe, fullRanking, buckets };
-  }
+  const twoStage = resolveTwoStage(input.twoStage, input.database, databaseLabels, dim, n);
   return {
     queries: input.queries,
     queryLabels,
@@ -210,8 +218,37 @@ function resolve(input: RetrievalEvaluationInput): Resolved {
  * m.meanAveragePrecision; m.precisionAtK[10]; m.mapAtK[100];
  */
 export function evaluateRetrieval(input: RetrievalEvaluationInput): RetrievalMetrics {
-  const r = resolve(input);
+  return evaluateRetrievalMany(input, [input.twoStage])[0]!;
+}
+
+/**
+ * Several rankings of the same queries against the same database in one pass, each as
+ * {@link evaluateRetrieval} would give it alone (bit for bit): the exhaustive ranking (`undefined`)
+ * and any two-stage ones. Each block of distances is computed once and serves every ranking, so k
+ * rankings cost one distance computation, not k. `input.twoStage` is ignored.
+ * @example
+ * const [exhaustive, probe1] = evaluateRetrievalMany(input, [undefined, { anchors, probe: 1 }]);
+ */
+export function evaluateRetrievalMany(
+  input: RetrievalEvaluationInput,
+  rankings: readonly (TwoStageEvaluation | undefined)[],
+): RetrievalMetrics[] {
+  const r = resolve({ ...input, twoStage: undefined });
   const { q, n, dim, ks, chunkSize, queries, database } = r;
+  const runs = rankings.map((stage) => ({
+    twoStage: resolveTwoStage(stage, database, r.databaseLabels, dim, n),
+    bucketMembers: [] as Int32Array[],
+    sums: {
+      ap: 0,
+      rPrecision: 0,
+      mapAtR: 0,
+      precisionAtK: new Float64Array(ks.length),
+      mapAtK: new Float64Array(ks.length),
+      recallAtK: new Float64Array(ks.length),
+      scanned: 0,
+    },
+    evaluated: 0,
+  }));
   const maxK = Math.max(1, ...ks);
 
   // Per-label counts give R for each query without a pass over the database.
@@ -220,28 +257,18 @@ export function evaluateRetrieval(input: RetrievalEvaluationInput): RetrievalMet
     labelCounts.set(r.databaseLabels[i]!, (labelCounts.get(r.databaseLabels[i]!) ?? 0) + 1);
 
   // Bucket membership lists, for two-stage groups.
-  let bucketMembers: Int32Array[] = [];
-  if (r.twoStage !== undefined) {
-    const counts = new Int32Array(r.twoStage.classes);
-    for (let i = 0; i < n; i++) counts[r.twoStage.buckets[i]!]!++;
-    bucketMembers = Array.from(counts, (c) => new Int32Array(c));
-    const fill = new Int32Array(r.twoStage.classes);
+  for (const run of runs) {
+    const stage = run.twoStage;
+    if (stage === undefined) continue;
+    const counts = new Int32Array(stage.classes);
+    for (let i = 0; i < n; i++) counts[stage.buckets[i]!]!++;
+    run.bucketMembers = Array.from(counts, (c) => new Int32Array(c));
+    const fill = new Int32Array(stage.classes);
     for (let i = 0; i < n; i++) {
-      const b = r.twoStage.buckets[i]!;
-      bucketMembers[b]![fill[b]!++] = i;
+      const b = stage.buckets[i]!;
+      run.bucketMembers[b]![fill[b]!++] = i;
     }
   }
-
-  const sums = {
-    ap: 0,
-    rPrecision: 0,
-    mapAtR: 0,
-    precisionAtK: new Float64Array(ks.length),
-    mapAtK: new Float64Array(ks.length),
-    recallAtK: new Float64Array(ks.length),
-    scanned: 0,
-  };
-  let evaluated = 0;
   const distances = new Float64Array(Math.min(chunkSize, Math.max(q, 1)) * n);
   const exactHeap = new TopK(maxK);
   const rankingHeap = new TopK(maxK);
@@ -253,108 +280,113 @@ export function evaluateRetrieval(input: RetrievalEvaluationInput): RetrievalMet
   for (let start = 0; start < q; start += chunkSize) {
     const end = Math.min(q, start + chunkSize);
     computeDistances(queries, start, end, rows, n, dim, distances);
-    const stage1 =
-      r.twoStage === undefined
-        ? undefined
-        : nearestAnchors(
-            queries.subarray(start * dim, end * dim),
-            r.twoStage.anchors,
-            dim,
-            r.twoStage.fullRanking ? r.twoStage.classes : r.twoStage.probe,
-          );
-    for (let qi = start; qi < end; qi++) {
-      const row = distances.subarray((qi - start) * n, (qi - start + 1) * n);
-      const label = r.queryLabels[qi]!;
-      const relevantCount = labelCounts.get(label) ?? 0;
-      // The ranking as groups of database indices, each ranked by (distance, index).
-      let groups: (Int32Array | undefined)[];
-      let scanned = n;
-      if (r.twoStage === undefined || stage1 === undefined) {
-        groups = [undefined];
-      } else {
-        const width = r.twoStage.fullRanking ? r.twoStage.classes : r.twoStage.probe;
-        const order = stage1.indices.subarray((qi - start) * width, (qi - start + 1) * width);
-        const probed = concatMembers(bucketMembers, order.subarray(0, r.twoStage.probe));
-        scanned = probed.length;
-        groups = [probed];
-        if (r.twoStage.fullRanking)
-          for (let i = r.twoStage.probe; i < width; i++) groups.push(bucketMembers[order[i]!]!);
-      }
-      sums.scanned += n === 0 ? 1 : scanned / n;
-
-      // recall@k against the exhaustive top k (two-stage only; exhaustive is 1 by construction).
-      if (r.twoStage === undefined) {
-        for (let j = 0; j < ks.length; j++) sums.recallAtK[j]! += 1;
-      } else {
-        const exact = topIndices(row, undefined, maxK, exactHeap);
-        const approx: number[] = [];
-        for (const group of groups) {
-          if (approx.length >= maxK) break;
-          for (const index of topIndices(row, group, maxK - approx.length, rankingHeap)) approx.push(index);
+    for (const run of runs) {
+      const { sums, bucketMembers } = run;
+      const stage1 =
+        run.twoStage === undefined
+          ? undefined
+          : nearestAnchors(
+              queries.subarray(start * dim, end * dim),
+              run.twoStage.anchors,
+              dim,
+              run.twoStage.fullRanking ? run.twoStage.classes : run.twoStage.probe,
+            );
+      for (let qi = start; qi < end; qi++) {
+        const row = distances.subarray((qi - start) * n, (qi - start + 1) * n);
+        const label = r.queryLabels[qi]!;
+        const relevantCount = labelCounts.get(label) ?? 0;
+        // The ranking as groups of database indices, each ranked by (distance, index).
+        let groups: (Int32Array | undefined)[];
+        let scanned = n;
+        if (run.twoStage === undefined || stage1 === undefined) {
+          groups = [undefined];
+        } else {
+          const width = run.twoStage.fullRanking ? run.twoStage.classes : run.twoStage.probe;
+          const order = stage1.indices.subarray((qi - start) * width, (qi - start + 1) * width);
+          const probed = concatMembers(bucketMembers, order.subarray(0, run.twoStage.probe));
+          scanned = probed.length;
+          groups = [probed];
+          if (run.twoStage.fullRanking)
+            for (let i = run.twoStage.probe; i < width; i++) groups.push(bucketMembers[order[i]!]!);
         }
-        for (let j = 0; j < ks.length; j++) {
-          const k = Math.min(ks[j]!, n);
-          if (k === 0) {
-            sums.recallAtK[j]! += 1;
-            continue;
+        sums.scanned += n === 0 ? 1 : scanned / n;
+
+        // recall@k against the exhaustive top k (two-stage only; exhaustive is 1 by construction).
+        if (run.twoStage === undefined) {
+          for (let j = 0; j < ks.length; j++) sums.recallAtK[j]! += 1;
+        } else {
+          const exact = topIndices(row, undefined, maxK, exactHeap);
+          const approx: number[] = [];
+          for (const group of groups) {
+            if (approx.length >= maxK) break;
+            for (const index of topIndices(row, group, maxK - approx.length, rankingHeap)) approx.push(index);
           }
-          const truth = new Set(exact.subarray(0, k));
-          let hit = 0;
-          for (let i = 0; i < Math.min(k, approx.length); i++) if (truth.has(approx[i]!)) hit++;
-          sums.recallAtK[j]! += hit / k;
-        }
-      }
-
-      if (relevantCount === 0) continue;
-      evaluated++;
-      const ranks = ranker.ranks(row, r.databaseLabels, label, groups);
-      let ap = 0;
-      let inR = 0;
-      let apAtR = 0;
-      const inK = new Float64Array(ks.length);
-      const apAtK = new Float64Array(ks.length);
-      for (let i = 0; i < ranks.length; i++) {
-        const rank = ranks[i]!;
-        const precision = (i + 1) / rank;
-        ap += precision;
-        if (rank <= relevantCount) {
-          inR++;
-          apAtR += precision;
-        }
-        for (let j = 0; j < ks.length; j++) {
-          if (rank <= ks[j]!) {
-            inK[j]!++;
-            apAtK[j]! += precision;
+          for (let j = 0; j < ks.length; j++) {
+            const k = Math.min(ks[j]!, n);
+            if (k === 0) {
+              sums.recallAtK[j]! += 1;
+              continue;
+            }
+            const truth = new Set(exact.subarray(0, k));
+            let hit = 0;
+            for (let i = 0; i < Math.min(k, approx.length); i++) if (truth.has(approx[i]!)) hit++;
+            sums.recallAtK[j]! += hit / k;
           }
         }
-      }
-      sums.ap += ap / relevantCount;
-      sums.rPrecision += inR / relevantCount;
-      sums.mapAtR += apAtR / relevantCount;
-      for (let j = 0; j < ks.length; j++) {
-        sums.precisionAtK[j]! += inK[j]! / ks[j]!;
-        sums.mapAtK[j]! += apAtK[j]! / Math.min(relevantCount, ks[j]!);
+
+        if (relevantCount === 0) continue;
+        run.evaluated++;
+        const ranks = ranker.ranks(row, r.databaseLabels, label, groups);
+        let ap = 0;
+        let inR = 0;
+        let apAtR = 0;
+        const inK = new Float64Array(ks.length);
+        const apAtK = new Float64Array(ks.length);
+        for (let i = 0; i < ranks.length; i++) {
+          const rank = ranks[i]!;
+          const precision = (i + 1) / rank;
+          ap += precision;
+          if (rank <= relevantCount) {
+            inR++;
+            apAtR += precision;
+          }
+          for (let j = 0; j < ks.length; j++) {
+            if (rank <= ks[j]!) {
+              inK[j]!++;
+              apAtK[j]! += precision;
+            }
+          }
+        }
+        sums.ap += ap / relevantCount;
+        sums.rPrecision += inR / relevantCount;
+        sums.mapAtR += apAtR / relevantCount;
+        for (let j = 0; j < ks.length; j++) {
+          sums.precisionAtK[j]! += inK[j]! / ks[j]!;
+          sums.mapAtK[j]! += apAtK[j]! / Math.min(relevantCount, ks[j]!);
+        }
       }
     }
     input.onProgress?.(end, q);
   }
 
-  const mean = (sum: number) => (evaluated === 0 ? 0 : sum / evaluated);
   const byK = (values: Float64Array, divisor: number) =>
     Object.fromEntries(ks.map((k, j) => [k, divisor === 0 ? 0 : values[j]! / divisor]));
-  return {
-    queries: q,
-    evaluated,
-    skipped: q - evaluated,
-    databaseSize: n,
-    meanAveragePrecision: mean(sums.ap),
-    rPrecision: mean(sums.rPrecision),
-    mapAtR: mean(sums.mapAtR),
-    precisionAtK: byK(sums.precisionAtK, evaluated),
-    mapAtK: byK(sums.mapAtK, evaluated),
-    recallAtK: byK(sums.recallAtK, q),
-    scannedFraction: q === 0 ? 0 : sums.scanned / q,
-  };
+  return runs.map(({ sums, evaluated }) => {
+    const mean = (sum: number) => (evaluated === 0 ? 0 : sum / evaluated);
+    return {
+      queries: q,
+      evaluated,
+      skipped: q - evaluated,
+      databaseSize: n,
+      meanAveragePrecision: mean(sums.ap),
+      rPrecision: mean(sums.rPrecision),
+      mapAtR: mean(sums.mapAtR),
+      precisionAtK: byK(sums.precisionAtK, evaluated),
+      mapAtK: byK(sums.mapAtK, evaluated),
+      recallAtK: byK(sums.recallAtK, q),
+      scannedFraction: q === 0 ? 0 : sums.scanned / q,
+    };
+  });
 }
 
 function concatMembers(members: Int32Array[], buckets: Int32Array): Int32Array {

@@ -1,6 +1,7 @@
 export { type AnchorIndexEvaluationOptions, evaluateAnchorIndex } from './anchor-evaluation.js';
 export {
   evaluateRetrieval,
+  evaluateRetrievalMany,
   type RetrievalEvaluationInput,
   type RetrievalMetrics,
   type TwoStageEvaluation,

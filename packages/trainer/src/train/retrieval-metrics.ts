@@ -1,5 +1,5 @@
 import { nearestAnchors } from '@anchorage/loss-core';
-import { evaluateRetrieval as evaluateWithRetrieval } from '@anchorage/retrieval';
+import { evaluateRetrievalMany } from '@anchorage/retrieval';
 
 /** The protocol's metrics, each a mean over queries. */
 export interface RetrievalMetrics {
@@ -69,27 +69,32 @@ export function evaluateRetrieval(input: RetrievalInput): {
     ks: [10, 100],
     ...(input.blockSize === undefined ? {} : { chunkSize: input.blockSize }),
   };
-  const protocol = (m: ReturnType<typeof evaluateWithRetrieval>): RetrievalMetrics => ({
+  const protocol = (m: ReturnType<typeof evaluateRetrievalMany>[number]): RetrievalMetrics => ({
     mAP: m.meanAveragePrecision,
     mapAt100: m.mapAtK[100]!,
     precisionAt10: m.precisionAtK[10]!,
     precisionAt100: m.precisionAtK[100]!,
   });
-  const exhaustive = protocol(evaluateWithRetrieval(common));
-  if (anchors === undefined) return { exhaustive, twoStage: [] };
   const probes = [...(input.probes ?? [1, 2, 3])].filter((p) => p >= 1 && p <= classes);
+  const bucketings = [...new Set<TwoStageBuckets>(input.buckets ?? ['labels'])];
+  const configs =
+    anchors === undefined ? [] : bucketings.flatMap((buckets) => probes.map((probe) => ({ buckets, probe })));
+  // one pass over the distances for the exhaustive ranking and every two-stage one
+  const [all, ...staged] = evaluateRetrievalMany(common, [
+    undefined,
+    ...configs.map(({ buckets, probe }) => ({
+      anchors: anchors!,
+      probe,
+      buckets: buckets === 'labels' ? databaseLabels : ('nearestAnchor' as const),
+    })),
+  ]);
+  const exhaustive = protocol(all!);
+  if (anchors === undefined) return { exhaustive, twoStage: [] };
   const widest = Math.max(0, ...probes);
   const nearest = widest > 0 ? nearestAnchors(queries, anchors, dim, widest).indices : new Int32Array(0);
   const q = queryLabels.length;
-  const twoStageAt = (buckets: TwoStageBuckets, probe: number): TwoStageMetrics => {
-    const m = evaluateWithRetrieval({
-      ...common,
-      twoStage: {
-        anchors: anchors!,
-        probe,
-        buckets: buckets === 'labels' ? databaseLabels : 'nearestAnchor',
-      },
-    });
+  const twoStage = configs.map(({ buckets, probe }, c): TwoStageMetrics => {
+    const m = staged[c]!;
     let recalled = 0;
     for (let i = 0; i < q; i++) {
       const probed = nearest.subarray(i * widest, i * widest + probe);
@@ -104,8 +109,6 @@ export function evaluateRetrieval(input: RetrievalInput): {
       fractionScanned: m.scannedFraction,
       stage1Recall: recalled / Math.max(q, 1),
     };
-  };
-  const bucketings = [...new Set<TwoStageBuckets>(input.buckets ?? ['labels'])];
-  const twoStage = bucketings.flatMap((buckets) => probes.map((probe) => twoStageAt(buckets, probe)));
+  });
   return { exhaustive, twoStage };
 }
