@@ -253,8 +253,8 @@ describe('evaluateRetrieval against the naive definitions', () => {
     }
   }
 
-  // groups of thousands: relevant distances radix-sorted, irrelevant ones placed among them (or,
-  // with shared distances, both sides sorted and merged)
+  // groups of thousands: relevant distances radix-sorted, irrelevant ones placed among them (at
+  // shared distances by database index)
   for (const quantise of [false, true]) {
     it(`matches on a database of 3,000${quantise ? ' with many ties' : ''}, exhaustive and two-stage`, () => {
       const big = dataset(quantise ? 4 : 3, 3000, 25, dim, classes, quantise);

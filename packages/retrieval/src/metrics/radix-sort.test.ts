@@ -1,13 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { radixSortPairs, radixSortUint32 } from './radix-sort.js';
+import { radixSortPairs } from './radix-sort.js';
+
+/** Keys only: the values ride along unused. */
+function radixSortUint32(keys: Uint32Array, scratch: Uint32Array, length: number): void {
+  radixSortPairs(keys, new Int32Array(keys.length), scratch, new Int32Array(keys.length), length);
+}
 
 /** The bit patterns of non-negative float32 values, as distances produce them. */
 function keysOf(values: number[]): Uint32Array {
   return new Uint32Array(Float32Array.from(values).buffer);
 }
 
-describe('radixSortUint32', () => {
+describe('radixSortPairs on keys', () => {
   it('sorts float32 bit patterns of non-negative values into numeric order (property)', () => {
     fc.assert(
       fc.property(
@@ -34,8 +39,8 @@ describe('radixSortUint32', () => {
     );
   });
 
-  it('sorts lengths on both sides of the built-in-sort cutoff, with many duplicates and one shared digit', () => {
-    for (const length of [0, 1, 255, 256, 257, 5000]) {
+  it('sorts lengths on both sides of the insertion-sort cutoff, with many duplicates and one shared digit', () => {
+    for (const length of [0, 1, 63, 64, 65, 255, 256, 257, 5000]) {
       const values = Array.from({ length }, (_, i) => ((i * 7919) % 97) / 8);
       const keys = keysOf(values);
       radixSortUint32(keys, new Uint32Array(length), length);
