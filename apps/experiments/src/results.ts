@@ -35,6 +35,7 @@ const spec = z.object({
   lossLr: z.number().optional(),
   dim: z.number().int(),
   imageSize: z.number().int().optional(),
+  database: z.literal('full').optional(),
 });
 
 /** One finished run: a line of a result file. */

@@ -138,6 +138,12 @@ describe('verdicts', () => {
     // a loss with its default run only is not tuned: nothing to judge yet
     const untuned = results.filter((r) => r.spec.group === 'main');
     expect(claim(untuned, 'The comparison survives tuning').verdict).toBe('not measured yet');
+    // baselines tuned, CAM not: no verdict, but what the baselines reached
+    const camUntuned = results.filter((r) => r.spec.group !== 'sweep');
+    const pending = claim(camUntuned, 'The comparison survives tuning');
+    expect(pending.verdict).toBe('not measured yet');
+    expect(pending.evidence[0]).toContain("CAM's sweep has not run yet");
+    expect(pending.evidence[0]).toContain('contrastive at margin=0.5 74.00 % (best of 2)');
   });
 
   it('compare each ablation with the full loss on the same seeds', () => {
