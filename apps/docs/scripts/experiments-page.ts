@@ -6,6 +6,7 @@ import {
   readResults,
   SUITE_RESULTS,
   selectSpecs,
+  settingOf,
   twoStageTables,
   verdicts,
 } from '@anchorage/experiments';
@@ -70,7 +71,7 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   );
   const mainCells = cells.filter((c) => c.group === 'main');
   for (const table of comparisonTables(cells, 'main')) {
-    const list = mainCells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table.title);
+    const list = mainCells.filter((c) => settingOf(c) === table.title);
     body.push(`### ${table.title}`);
     body.push(
       barChart({
@@ -101,7 +102,7 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   );
   for (const buckets of ['labels', 'nearest-anchor'] as const) {
     for (const table of twoStageTables(cells, buckets, 'main')) {
-      const list = mainCells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table.title);
+      const list = mainCells.filter((c) => settingOf(c) === table.title);
       body.push(`### ${table.title}, bucketed by ${buckets}`);
       body.push(
         scatterChart({

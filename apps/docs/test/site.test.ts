@@ -93,7 +93,9 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
   });
 
   it('draws the committed comparison: a bar and an error bar per loss and seeds', async () => {
-    const { aggregate, readResults, SUITE_RESULTS, verdicts } = await import('@anchorage/experiments');
+    const { aggregate, readResults, SUITE_RESULTS, settingOf, verdicts } = await import(
+      '@anchorage/experiments'
+    );
     const results = await readResults(SUITE_RESULTS);
     const cells = aggregate(results).filter((c) => c.group === 'main');
     const page = await open('/results/experiments');
@@ -102,10 +104,10 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
     for (const v of verdicts(results)) {
       const paragraph = page.locator('p', { hasText: v.claim.slice(0, 40) });
       expect(await paragraph.count(), v.claim).toBe(1);
-      expect(await paragraph.locator('strong').innerText()).toBe(`${v.verdict}:`);
+      expect(await paragraph.locator('strong').textContent()).toBe(`${v.verdict}:`);
     }
-    for (const table of new Set(cells.map((c) => `${c.dataset} · ${c.backbone} · ${c.regime}`))) {
-      const list = cells.filter((c) => `${c.dataset} · ${c.backbone} · ${c.regime}` === table);
+    for (const table of new Set(cells.map(settingOf))) {
+      const list = cells.filter((c) => settingOf(c) === table);
       const id = `experiments-${table.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
       const chart = page.locator(`svg[data-chart="${id}"]`);
       expect(await chart.count(), id).toBe(1);

@@ -101,6 +101,11 @@ export function aggregate(results: readonly RunResult[]): Cell[] {
   });
 }
 
+/** The setting a cell belongs to, and the title of its tables: dataset · backbone · regime. */
+export function settingOf(c: Pick<Cell, 'dataset' | 'backbone' | 'regime'>): string {
+  return `${c.dataset} · ${c.backbone} · ${c.regime}`;
+}
+
 /** `mean ± std` in percent. */
 export function formatStat(s: Stat, digits = 2): string {
   const mean = (100 * s.mean).toFixed(digits);
@@ -121,7 +126,7 @@ export interface ComparisonTable {
 export function comparisonTables(cells: readonly Cell[], group: RunGroup = 'main'): ComparisonTable[] {
   const tables = new Map<string, Cell[]>();
   for (const c of cells.filter((c) => c.group === group)) {
-    const key = `${c.dataset} · ${c.backbone} · ${c.regime}`;
+    const key = settingOf(c);
     tables.set(key, [...(tables.get(key) ?? []), c]);
   }
   return [...tables.entries()].map(([title, list]) => {
@@ -146,7 +151,7 @@ export function twoStageTables(
 ): ComparisonTable[] {
   const tables = new Map<string, Cell[]>();
   for (const c of cells.filter((c) => c.group === group)) {
-    const key = `${c.dataset} · ${c.backbone} · ${c.regime}`;
+    const key = settingOf(c);
     tables.set(key, [...(tables.get(key) ?? []), c]);
   }
   return [...tables.entries()].map(([title, list]) => {

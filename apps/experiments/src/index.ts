@@ -9,6 +9,7 @@ export {
   type Metric,
   markdownTable,
   type Stat,
+  settingOf,
   stat,
   twoStageTables,
 } from './aggregate.js';
@@ -18,4 +19,4 @@ export { RunFailedError, RunInterruptedError, runDir, runSuite, versions } from 
 export { SUITE_RESULTS, selectSpecs } from './select.js';
 export { REGIMES, type Regime, type RunGroup, type RunSpec, runId, shotsOf, trainArgs } from './spec.js';
 export { BACKBONES, fullSuite, LOSSES, quickSuite, SEEDS } from './suite.js';
-export { type ClaimVerdict, gap, settingOf, settings, type Verdict, verdicts } from './verdict.js';
+export { type ClaimVerdict, gap, settings, type Verdict, verdicts } from './verdict.js';

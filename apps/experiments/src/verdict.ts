@@ -1,4 +1,4 @@
-import { aggregate, type Cell, formatStat, type Stat } from './aggregate.js';
+import { aggregate, type Cell, formatStat, type Stat, settingOf } from './aggregate.js';
 import type { RunResult } from './results.js';
 
 /** How the measurements so far bear on one of the paper's claims. */
@@ -10,11 +10,6 @@ export interface ClaimVerdict {
   verdict: Verdict;
   /** One line per measured setting: the numbers the verdict rests on. */
   evidence: string[];
-}
-
-/** The setting a main-comparison cell belongs to: dataset · backbone · regime. */
-export function settingOf(c: Pick<Cell, 'dataset' | 'backbone' | 'regime'>): string {
-  return `${c.dataset} · ${c.backbone} · ${c.regime}`;
 }
 
 /** How CAM's mean compares with another's: the gap in points and whether it exceeds the larger std. */

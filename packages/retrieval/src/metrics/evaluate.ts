@@ -80,9 +80,15 @@ interface Resolved {
   n: number;
   ks: number[];
   chunkSize: number;
-  twoStage:
-    | { anchors: Float32Array; classes: number; probe: number; fullRanking: boolean; buckets: Int32Array }
-    | undefined;
+}
+
+/** A two-stage ranking, checked, with the bucket of every database item. */
+interface ResolvedTwoStage {
+  anchors: Float32Array;
+  classes: number;
+  probe: number;
+  fullRanking: boolean;
+  buckets: Int32Array;
 }
 
 function toLabels(labels: Int32Array | readonly number[], count: number, argument: string): Int32Array {
@@ -114,8 +120,6 @@ function toLabels(labels: Int32Array | readonly number[], count: number, argumen
   return out;
 }
 
-type ResolvedTwoStage = NonNullable<Resolved['twoStage']>;
-
 /** Checks a two-stage evaluation and resolves its buckets (undefined: exhaustive). */
 function resolveTwoStage(
   stage: TwoStageEvaluation | undefined,
@@ -125,8 +129,7 @@ function resolveTwoStage(
   n: number,
 ): ResolvedTwoStage | undefined {
   if (stage === undefined) return undefined;
-  const input = { twoStage: stage, database };
-  const { anchors, probe, fullRanking = true } = input.twoStage;
+  const { anchors, probe, fullRanking = true } = stage;
   const classes = checkVectors(anchors, dim, 'anchors');
   if (classes < 1)
     throw new AnchorageError('INVALID_ARGUMENT', 'anchors must hold at least one anchor', {
@@ -138,10 +141,10 @@ function resolveTwoStage(
       value: probe,
     });
   }
-  const given = input.twoStage.buckets;
+  const given = stage.buckets;
   const buckets =
     given === 'nearestAnchor'
-      ? nearestAnchors(input.database, anchors, dim, 1).indices
+      ? nearestAnchors(database, anchors, dim, 1).indices
       : toLabels(given ?? databaseLabels, n, 'buckets');
   for (let i = 0; i < n; i++) {
     if (buckets[i]! >= classes) {
@@ -158,6 +161,7 @@ function resolveTwoStage(
   return { anchors, classes, probe, fullRanking, buckets };
 }
 
+/** Checks everything but the two-stage ranking (see {@link resolveTwoStage}). */
 function resolve(input: RetrievalEvaluationInput): Resolved {
   const dim = input.dim;
   if (!Number.isInteger(dim) || dim < 1) {
@@ -186,7 +190,6 @@ function resolve(input: RetrievalEvaluationInput): Resolved {
   }
   const queryLabels = toLabels(input.queryLabels, q, 'queryLabels');
   const databaseLabels = toLabels(input.databaseLabels, n, 'databaseLabels');
-  const twoStage = resolveTwoStage(input.twoStage, input.database, databaseLabels, dim, n);
   return {
     queries: input.queries,
     queryLabels,
@@ -197,7 +200,6 @@ function resolve(input: RetrievalEvaluationInput): Resolved {
     n,
     ks,
     chunkSize,
-    twoStage,
   };
 }
 
@@ -233,7 +235,7 @@ export function evaluateRetrievalMany(
   input: RetrievalEvaluationInput,
   rankings: readonly (TwoStageEvaluation | undefined)[],
 ): RetrievalMetrics[] {
-  const r = resolve({ ...input, twoStage: undefined });
+  const r = resolve(input);
   const { q, n, dim, ks, chunkSize, queries, database } = r;
   const runs = rankings.map((stage) => ({
     twoStage: resolveTwoStage(stage, database, r.databaseLabels, dim, n),
