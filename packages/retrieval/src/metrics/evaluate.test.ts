@@ -48,7 +48,11 @@ function naive(input: RetrievalEvaluationInput) {
         (a, b) => anchorDist(qi, a) - anchorDist(qi, b) || a - b,
       );
       const buckets = input.twoStage.buckets as readonly number[];
-      const groupOf = (i: number) => Math.max(0, order.indexOf(buckets[i]!) - input.twoStage!.probe + 1);
+      const position = new Int32Array(classes);
+      order.forEach((c, at) => {
+        position[c] = at;
+      });
+      const groupOf = (i: number) => Math.max(0, position[buckets[i]!]! - input.twoStage!.probe + 1);
       const included = all.filter((x) => input.twoStage!.fullRanking !== false || groupOf(x.i) === 0);
       ranking = included
         .sort((a, b) => groupOf(a.i) - groupOf(b.i) || a.d - b.d || a.i - b.i)
@@ -264,9 +268,63 @@ describe('evaluateRetrieval against the naive definitions', () => {
         ...input,
         twoStage: { anchors: big.anchors, probe: 2, buckets: Array.from(big.databaseLabels) },
       };
-      expectClose(evaluateRetrieval(twoStage) as unknown as Record<string, unknown>, naive(twoStage));
+      const expected = naive(twoStage);
+      expectClose(evaluateRetrieval(twoStage) as unknown as Record<string, unknown>, expected);
+      const [, shared] = evaluateRetrievalMany(input, [undefined, twoStage.twoStage]);
+      expectClose(shared as unknown as Record<string, unknown>, expected);
     });
   }
+
+  // buckets that mix labels, as nearest-anchor buckets do: a query's relevant items are spread over
+  // many groups, each with irrelevant items of its own
+  for (const quantise of [false, true]) {
+    it(`matches two-stage over buckets that mix labels${quantise ? ', ties' : ''}`, () => {
+      const data = dataset(quantise ? 8 : 7, 1200, 20, dim, classes, quantise);
+      const rng = new Random(quantise ? 18 : 17);
+      const buckets = Array.from({ length: 1200 }, (_, i) =>
+        rng.nextInt(4) === 0 ? rng.nextInt(classes) : data.databaseLabels[i]!,
+      );
+      for (const probe of [1, 2])
+        for (const fullRanking of [true, false]) {
+          const input = {
+            ...data,
+            dim,
+            ks: [1, 10, 100],
+            chunkSize: 6,
+            twoStage: { anchors: data.anchors, probe, fullRanking, buckets },
+          };
+          const expected = naive(input);
+          // alone (ranked group by group) and beside the exhaustive ranking (sharing its order)
+          expectClose(evaluateRetrieval(input) as unknown as Record<string, unknown>, expected);
+          const [, shared] = evaluateRetrievalMany(input, [undefined, input.twoStage]);
+          expectClose(shared as unknown as Record<string, unknown>, expected);
+        }
+    });
+  }
+
+  it('matches with more buckets × labels than it counts per bucket (every bucket is then scanned)', () => {
+    // 2,100 anchors × 2,000 labels is past the per-bucket label counts' limit
+    const rng = new Random(31);
+    const anchors = initAnchors(2100, dim, { seed: 31 });
+    const vectors = (count: number) => Float32Array.from({ length: count * dim }, () => rng.normal());
+    const input = {
+      database: vectors(2500),
+      databaseLabels: Int32Array.from({ length: 2500 }, (_, i) => (i < 2000 ? i : rng.nextInt(20))),
+      queries: vectors(12),
+      queryLabels: Int32Array.from({ length: 12 }, () => rng.nextInt(20)),
+      dim,
+      ks: [1, 10, 100],
+      twoStage: {
+        anchors,
+        probe: 3,
+        buckets: Array.from({ length: 2500 }, () => rng.nextInt(2100)),
+      },
+    };
+    const expected = naive(input);
+    expectClose(evaluateRetrieval(input) as unknown as Record<string, unknown>, expected);
+    const [, shared] = evaluateRetrievalMany(input, [undefined, input.twoStage]);
+    expectClose(shared as unknown as Record<string, unknown>, expected);
+  });
 
   it('evaluateRetrievalMany gives every ranking exactly as evaluateRetrieval alone', () => {
     const data = dataset(6, 700, 30, dim, classes, true);

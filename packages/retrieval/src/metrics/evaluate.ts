@@ -240,6 +240,8 @@ export function evaluateRetrievalMany(
   const runs = rankings.map((stage) => ({
     twoStage: resolveTwoStage(stage, database, r.databaseLabels, dim, n),
     bucketMembers: [] as Int32Array[],
+    /** Items of each label in each bucket (bucket × label id), when small enough to hold. */
+    bucketLabelCounts: undefined as Int32Array | undefined,
     sums: {
       ap: 0,
       rPrecision: 0,
@@ -258,12 +260,28 @@ export function evaluateRetrievalMany(
   for (let i = 0; i < n; i++)
     labelCounts.set(r.databaseLabels[i]!, (labelCounts.get(r.databaseLabels[i]!) ?? 0) + 1);
 
-  // Bucket membership lists, for two-stage groups.
+  // Dense label ids, so each bucket can count its items per label.
+  const labelIds = new Map<number, number>();
+  const databaseLabelIds = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = r.databaseLabels[i]!;
+    let id = labelIds.get(label);
+    if (id === undefined) labelIds.set(label, (id = labelIds.size));
+    databaseLabelIds[i] = id;
+  }
+
+  // Bucket membership lists, for two-stage groups, and how many items of each label every bucket
+  // holds: a bucket without any item relevant to a query is passed over whole.
   for (const run of runs) {
     const stage = run.twoStage;
     if (stage === undefined) continue;
     const counts = new Int32Array(stage.classes);
     for (let i = 0; i < n; i++) counts[stage.buckets[i]!]!++;
+    if (stage.classes * labelIds.size <= MAX_BUCKET_LABEL_COUNTS) {
+      const perLabel = new Int32Array(stage.classes * labelIds.size);
+      for (let i = 0; i < n; i++) perLabel[stage.buckets[i]! * labelIds.size + databaseLabelIds[i]!]!++;
+      run.bucketLabelCounts = perLabel;
+    }
     run.bucketMembers = Array.from(counts, (c) => new Int32Array(c));
     const fill = new Int32Array(stage.classes);
     for (let i = 0; i < n; i++) {
@@ -275,6 +293,10 @@ export function evaluateRetrievalMany(
   const exactHeap = new TopK(maxK);
   const rankingHeap = new TopK(maxK);
   const ranker = new RelevantRanker(n);
+  const shared = runs.length > 1;
+  const anyTwoStage = runs.some((run) => run.twoStage !== undefined);
+  // each query's exhaustive top maxK, for the recall of every two-stage ranking: found once
+  const exactTop: Int32Array[] = [];
   // The database in kernel memory, so distances are the indexes' own, bit for bit.
   const rows = new RowStore(dim, n);
   rows.rows.set(database);
@@ -282,34 +304,61 @@ export function evaluateRetrievalMany(
   for (let start = 0; start < q; start += chunkSize) {
     const end = Math.min(q, start + chunkSize);
     computeDistances(queries, start, end, rows, n, dim, distances);
-    for (const run of runs) {
-      const { sums, bucketMembers } = run;
-      const stage1 =
-        run.twoStage === undefined
-          ? undefined
-          : nearestAnchors(
-              queries.subarray(start * dim, end * dim),
-              run.twoStage.anchors,
-              dim,
-              run.twoStage.fullRanking ? run.twoStage.classes : run.twoStage.probe,
-            );
-      for (let qi = start; qi < end; qi++) {
-        const row = distances.subarray((qi - start) * n, (qi - start + 1) * n);
-        const label = r.queryLabels[qi]!;
-        const relevantCount = labelCounts.get(label) ?? 0;
+    if (anyTwoStage)
+      for (let qi = start; qi < end; qi++)
+        exactTop[qi - start] = topIndices(
+          distances.subarray((qi - start) * n, (qi - start + 1) * n),
+          undefined,
+          maxK,
+          exactHeap,
+        );
+    // stage 1 of each two-stage ranking, for the whole block
+    const stage1s = runs.map((run) =>
+      run.twoStage === undefined
+        ? undefined
+        : nearestAnchors(
+            queries.subarray(start * dim, end * dim),
+            run.twoStage.anchors,
+            dim,
+            run.twoStage.fullRanking ? run.twoStage.classes : run.twoStage.probe,
+          ),
+    );
+    for (let qi = start; qi < end; qi++) {
+      const row = distances.subarray((qi - start) * n, (qi - start + 1) * n);
+      const label = r.queryLabels[qi]!;
+      const relevantCount = labelCounts.get(label) ?? 0;
+      // several rankings share the query's relevant items in exhaustive order, found once
+      if (shared && relevantCount > 0) ranker.prepare(row, r.databaseLabels, label);
+      for (let ri = 0; ri < runs.length; ri++) {
+        const run = runs[ri]!;
+        const { sums, bucketMembers } = run;
+        const stage1 = stage1s[ri];
         // The ranking as groups of database indices, each ranked by (distance, index).
         let groups: (Int32Array | undefined)[];
+        // per group, how many of its items are relevant (-1: not counted)
+        const relevantIn: number[] = [];
         let scanned = n;
         if (run.twoStage === undefined || stage1 === undefined) {
           groups = [undefined];
+          relevantIn.push(relevantCount);
         } else {
           const width = run.twoStage.fullRanking ? run.twoStage.classes : run.twoStage.probe;
           const order = stage1.indices.subarray((qi - start) * width, (qi - start + 1) * width);
           const probed = concatMembers(bucketMembers, order.subarray(0, run.twoStage.probe));
           scanned = probed.length;
           groups = [probed];
+          const counts = run.bucketLabelCounts;
+          const labelId = labelIds.get(label);
+          const inBucket = (b: number) =>
+            counts === undefined ? -1 : labelId === undefined ? 0 : counts[b * labelIds.size + labelId]!;
+          let inProbed = 0;
+          for (let i = 0; i < run.twoStage.probe; i++) inProbed += inBucket(order[i]!);
+          relevantIn.push(counts === undefined ? -1 : inProbed);
           if (run.twoStage.fullRanking)
-            for (let i = run.twoStage.probe; i < width; i++) groups.push(bucketMembers[order[i]!]!);
+            for (let i = run.twoStage.probe; i < width; i++) {
+              groups.push(bucketMembers[order[i]!]!);
+              relevantIn.push(inBucket(order[i]!));
+            }
         }
         sums.scanned += n === 0 ? 1 : scanned / n;
 
@@ -317,7 +366,7 @@ export function evaluateRetrievalMany(
         if (run.twoStage === undefined) {
           for (let j = 0; j < ks.length; j++) sums.recallAtK[j]! += 1;
         } else {
-          const exact = topIndices(row, undefined, maxK, exactHeap);
+          const exact = exactTop[qi - start]!;
           const approx: number[] = [];
           for (const group of groups) {
             if (approx.length >= maxK) break;
@@ -338,7 +387,9 @@ export function evaluateRetrievalMany(
 
         if (relevantCount === 0) continue;
         run.evaluated++;
-        const ranks = ranker.ranks(row, r.databaseLabels, label, groups);
+        const ranks = shared
+          ? ranker.ranks(groups, relevantIn)
+          : ranker.ranksAlone(row, r.databaseLabels, label, groups, relevantIn);
         let ap = 0;
         let inR = 0;
         let apAtR = 0;
@@ -391,6 +442,9 @@ export function evaluateRetrievalMany(
   });
 }
 
+/** Bucket × label counts held per two-stage ranking at most (larger label sets scan every bucket). */
+const MAX_BUCKET_LABEL_COUNTS = 1 << 22;
+
 function concatMembers(members: Int32Array[], buckets: Int32Array): Int32Array {
   let total = 0;
   for (const b of buckets) total += members[b]!.length;
@@ -435,28 +489,47 @@ function topIndices(row: Float64Array, members: Int32Array | undefined, k: numbe
 }
 
 /**
- * Ranks (1-based, in the whole ranking) of a query's relevant items, in ranking order; relevant
- * items outside every group get no rank and count as never retrieved. Within a group the order is
- * (distance, database index). Only the relevant items are sorted (by distance, then index); each
- * irrelevant item is placed among them — a table over the relevant distances' range, then a step
- * or two, and at a shared distance by database index — and counted, and a running sum gives each
- * relevant item the number of irrelevant items ahead of it.
+ * Ranks (1-based, in the whole ranking) of a query's relevant items, in ranking order. A ranking is
+ * a list of groups, each ranked by (distance, database index); relevant items outside every group
+ * get no rank and count as never retrieved. Only relevant items are ever sorted (by distance, then
+ * index); each irrelevant item is placed among them — a table over the relevant distances' range,
+ * then a step or two, and at a shared distance by database index — and counted.
+ *
+ * One ranking alone (`ranksAlone`) does that group by group. Several rankings of one query share
+ * `prepare`, which does it once over the whole database and keeps each irrelevant item's place, its
+ * slot: within any group the relevant items keep their exhaustive order, and an irrelevant item is
+ * ahead of one exactly when its slot is at most that item's exhaustive position, so each ranking
+ * (`ranks`) needs only integer counting, no sort and no distance.
  */
 class RelevantRanker {
   // Distances are float32 values (the kernel's), held as float32 so their bit patterns, unsigned,
   // sort in numeric order (they are ≥ 0) by radix sort.
   private readonly relevant: Float32Array;
   private readonly relevantKeys: Uint32Array;
+  /** Database index of each relevant item, in exhaustive order. */
   private readonly relevantIndex: Int32Array;
   private readonly irrelevant: Float32Array;
   private readonly irrelevantIndex: Int32Array;
   private readonly scratchKeys: Uint32Array;
   private readonly scratchIndex: Int32Array;
   private readonly out: Float64Array;
-  /** Per relevant position: irrelevant items placed just before it. */
+  /** The exhaustive ranking's relevant ranks, from `prepare`. */
+  private readonly exhaustive: Float64Array;
+  /** Per database item: its exhaustive position if relevant, else its slot (relevant items ahead of it). */
+  private readonly place: Int32Array;
+  /** Per group position (or exhaustive position): irrelevant items just before it. */
   private readonly ahead: Int32Array;
   /** Per bucket of the relevant distances' range: the first relevant position in it or after it. */
   private readonly table: Int32Array;
+  /** Per exhaustive position: the group holding that relevant item in the ranking at hand (−1: none). */
+  private readonly groupOf: Int32Array;
+  /** Exhaustive positions of relevant items, grouped, each group in exhaustive order. */
+  private readonly positions: Int32Array;
+  /** Slots of the irrelevant items of every group, group after group. */
+  private readonly slots: Int32Array;
+  private label = 0;
+  private labels: Int32Array = new Int32Array(0);
+  private nr = 0;
 
   constructor(n: number) {
     this.relevant = new Float32Array(n);
@@ -467,42 +540,92 @@ class RelevantRanker {
     this.scratchKeys = new Uint32Array(n);
     this.scratchIndex = new Int32Array(n);
     this.out = new Float64Array(n);
+    this.exhaustive = new Float64Array(n);
+    this.place = new Int32Array(n);
     this.ahead = new Int32Array(n + 1);
     this.table = new Int32Array(n + 1);
+    this.groupOf = new Int32Array(n);
+    this.positions = new Int32Array(n);
+    this.slots = new Int32Array(n);
   }
 
-  ranks(
+  /**
+   * Splits a group's items (the whole row when undefined) into relevant and irrelevant ones, with
+   * their distances; returns how many are relevant (the rest, `size − that`, are irrelevant).
+   */
+  private collect(
     row: Float64Array,
+    group: Int32Array | undefined,
     labels: Int32Array,
     label: number,
-    groups: (Int32Array | undefined)[],
-  ): Float64Array {
-    let count = 0;
-    let offset = 0;
+  ): number {
     const { relevant, relevantIndex, irrelevant, irrelevantIndex } = this;
-    for (const group of groups) {
-      let nr = 0;
-      let ni = 0;
-      const size = group === undefined ? row.length : group.length;
-      for (let g = 0; g < size; g++) {
-        const i = group === undefined ? g : group[g]!;
-        if (labels[i] === label) {
-          relevant[nr] = row[i]!;
-          relevantIndex[nr++] = i;
-        } else {
-          irrelevant[ni] = row[i]!;
-          irrelevantIndex[ni++] = i;
-        }
+    let nr = 0;
+    let ni = 0;
+    const size = group === undefined ? row.length : group.length;
+    for (let g = 0; g < size; g++) {
+      const i = group === undefined ? g : group[g]!;
+      if (labels[i] === label) {
+        relevant[nr] = row[i]!;
+        relevantIndex[nr++] = i;
+      } else {
+        irrelevant[ni] = row[i]!;
+        irrelevantIndex[ni++] = i;
       }
-      if (nr > 0) {
-        radixSortPairs(this.relevantKeys, relevantIndex, this.scratchKeys, this.scratchIndex, nr);
-        this.indexOrderRuns(nr);
-        this.place(nr, ni, count, offset);
-      }
-      count += nr;
-      offset += size;
     }
-    return this.out.subarray(0, count);
+    return nr;
+  }
+
+  /**
+   * Sorts the `nr` collected relevant items by (distance, index), places the `ni` irrelevant ones
+   * among them (`ahead[j]`: how many sit just before relevant position j) and writes the relevant
+   * ranks, starting after `firstRank`, to `out` from `outStart`. With `record`, keeps every item's
+   * place (relevant: its position; irrelevant: its slot) for {@link ranks}.
+   */
+  private sortAndPlace(
+    nr: number,
+    ni: number,
+    record: boolean,
+    out: Float64Array,
+    outStart: number,
+    firstRank: number,
+  ): void {
+    const { relevant, relevantIndex, irrelevant, irrelevantIndex, place, table, ahead } = this;
+    radixSortPairs(this.relevantKeys, relevantIndex, this.scratchKeys, this.scratchIndex, nr);
+    this.indexOrderRuns(nr);
+    if (record) for (let j = 0; j < nr; j++) place[relevantIndex[j]!] = j;
+    const lo = relevant[0]!;
+    const hi = relevant[nr - 1]!;
+    const buckets = nr;
+    const scale = hi > lo ? buckets / (hi - lo) : 0;
+    // table[b] = the first relevant position whose bucket is ≥ b (the bucket grows with the distance)
+    let b = 0;
+    for (let j = 0; j < nr; j++) {
+      const bj = Math.min(buckets - 1, Math.floor((relevant[j]! - lo) * scale));
+      while (b <= bj) table[b++] = j;
+    }
+    while (b <= buckets) table[b++] = nr;
+    ahead.fill(0, 0, nr + 1);
+    for (let i = 0; i < ni; i++) {
+      const d = irrelevant[i]!;
+      const index = irrelevantIndex[i]!;
+      let j: number;
+      if (d < lo) j = 0;
+      else if (d > hi) j = nr;
+      else {
+        j = table[Math.min(buckets - 1, Math.floor((d - lo) * scale))]!;
+        while (j < nr && relevant[j]! < d) j++;
+        // at a shared distance it follows the relevant items with a smaller database index
+        while (j < nr && relevant[j] === d && relevantIndex[j]! < index) j++;
+      }
+      if (record) place[index] = j;
+      ahead[j]!++;
+    }
+    let before = 0;
+    for (let j = 0; j < nr; j++) {
+      before += ahead[j]!;
+      out[outStart + j] = firstRank + before + j + 1;
+    }
   }
 
   /** Relevant items at one distance in database-index order (a group may list indices out of order). */
@@ -521,44 +644,112 @@ class RelevantRanker {
     }
   }
 
-  /** Places the irrelevant items among the sorted relevant ones and writes the relevant ranks. */
-  private place(nr: number, ni: number, outStart: number, firstRank: number): void {
-    const rel = this.relevant;
-    const relIndex = this.relevantIndex;
-    const irr = this.irrelevant;
-    const irrIndex = this.irrelevantIndex;
-    const ahead = this.ahead;
-    const table = this.table;
-    const lo = rel[0]!;
-    const hi = rel[nr - 1]!;
-    const buckets = nr;
-    const scale = hi > lo ? buckets / (hi - lo) : 0;
-    // table[b] = the first relevant position whose bucket is ≥ b (the bucket grows with the distance)
-    let b = 0;
-    for (let j = 0; j < nr; j++) {
-      const bj = Math.min(buckets - 1, Math.floor((rel[j]! - lo) * scale));
-      while (b <= bj) table[b++] = j;
-    }
-    while (b <= buckets) table[b++] = nr;
-    ahead.fill(0, 0, nr + 1);
-    for (let i = 0; i < ni; i++) {
-      const d = irr[i]!;
-      let j: number;
-      if (d < lo) j = 0;
-      else if (d > hi) j = nr;
-      else {
-        j = table[Math.min(buckets - 1, Math.floor((d - lo) * scale))]!;
-        while (j < nr && rel[j]! < d) j++;
-        // at a shared distance it follows the relevant items with a smaller database index
-        const index = irrIndex[i]!;
-        while (j < nr && rel[j] === d && relIndex[j]! < index) j++;
+  /**
+   * The relevant ranks of one ranking of one query on its own, group by group: each group's relevant
+   * items sorted and its irrelevant ones placed among them. The cheaper way for a single ranking;
+   * several rankings of a query share {@link prepare} instead.
+   */
+  ranksAlone(
+    row: Float64Array,
+    labels: Int32Array,
+    label: number,
+    groups: readonly (Int32Array | undefined)[],
+    relevantIn: readonly number[],
+  ): Float64Array {
+    let count = 0;
+    let firstRank = 0;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g];
+      const size = group === undefined ? row.length : group.length;
+      // a group known to hold nothing relevant only moves the later ranks down
+      if (relevantIn[g] !== 0) {
+        const nr = this.collect(row, group, labels, label);
+        if (nr > 0) this.sortAndPlace(nr, size - nr, false, this.out, count, firstRank);
+        count += nr;
       }
-      ahead[j]!++;
+      firstRank += size;
     }
-    let before = 0;
-    for (let j = 0; j < nr; j++) {
-      before += ahead[j]!;
-      this.out[outStart + j] = firstRank + before + j + 1;
+    return this.out.subarray(0, count);
+  }
+
+  /** Orders the relevant items of one query (those labelled `label`) once, and slots the others. */
+  prepare(row: Float64Array, labels: Int32Array, label: number): void {
+    this.labels = labels;
+    this.label = label;
+    const nr = this.collect(row, undefined, labels, label);
+    this.nr = nr;
+    if (nr > 0) this.sortAndPlace(nr, row.length - nr, true, this.exhaustive, 0, 0);
+  }
+
+  /**
+   * The relevant ranks of one ranking of the prepared query: `groups` in ranking order (undefined:
+   * the whole database in one group), `relevantIn` the relevant items of each (0 skips the group,
+   * −1: unknown).
+   */
+  ranks(groups: readonly (Int32Array | undefined)[], relevantIn: readonly number[]): Float64Array {
+    const { labels, label, place, groupOf, positions, slots, ahead, out, nr } = this;
+    if (groups.length === 1 && groups[0] === undefined) return this.exhaustive.subarray(0, nr);
+    const groupCount = groups.length;
+    // per group: relevant items found, and where its positions and its slots start
+    const found = new Int32Array(groupCount + 1);
+    const slotStart = new Int32Array(groupCount + 1);
+    let slotEnd = 0;
+    groupOf.fill(-1, 0, nr);
+    for (let g = 0; g < groupCount; g++) {
+      slotStart[g] = slotEnd;
+      if (relevantIn[g] === 0) continue;
+      const group = groups[g];
+      const size = group === undefined ? labels.length : group.length;
+      for (let k = 0; k < size; k++) {
+        const i = group === undefined ? k : group[k]!;
+        if (labels[i] === label) {
+          groupOf[place[i]!] = g;
+          found[g]!++;
+        } else slots[slotEnd++] = place[i]!;
+      }
     }
+    slotStart[groupCount] = slotEnd;
+    // each group's relevant positions in exhaustive order: one counting pass over the positions
+    const positionStart = new Int32Array(groupCount + 1);
+    for (let g = 0; g < groupCount; g++) positionStart[g + 1] = positionStart[g]! + found[g]!;
+    const fill = positionStart.slice(0, groupCount);
+    const total = positionStart[groupCount]!;
+    if (total > 0)
+      for (let p = 0; p < nr; p++) {
+        const g = groupOf[p]!;
+        if (g >= 0) positions[fill[g]!++] = p;
+      }
+
+    let count = 0;
+    let firstRank = 0;
+    for (let g = 0; g < groupCount; g++) {
+      const group = groups[g];
+      const size = group === undefined ? labels.length : group.length;
+      const m = found[g]!;
+      if (m > 0) {
+        const first = positionStart[g]!;
+        const lo = positions[first]!;
+        const hi = positions[first + m - 1]!;
+        // table[s - lo] = this group's relevant items before exhaustive position s, for lo ≤ s ≤ hi
+        const table = this.table;
+        for (let t = 0, s = lo; s <= hi; s++) {
+          while (t < m && positions[first + t]! < s) t++;
+          table[s - lo] = t;
+        }
+        ahead.fill(0, 0, m + 1);
+        for (let k = slotStart[g]!; k < slotStart[g + 1]!; k++) {
+          const slot = slots[k]!;
+          ahead[slot < lo ? 0 : slot > hi ? m : table[slot - lo]!]!++;
+        }
+        let before = 0;
+        for (let t = 0; t < m; t++) {
+          before += ahead[t]!;
+          out[count + t] = firstRank + before + t + 1;
+        }
+        count += m;
+      }
+      firstRank += size;
+    }
+    return out.subarray(0, count);
   }
 }
