@@ -69,6 +69,9 @@ describe('verdicts', () => {
   it('call a lead a tie unless it exceeds the larger standard deviation', () => {
     expect(gap({ mean: 0.72, std: 0.01, n: 3 }, { mean: 0.7, std: 0.005, n: 3 }).sign).toBe(1);
     expect(gap({ mean: 0.705, std: 0.01, n: 3 }, { mean: 0.7, std: 0.001, n: 3 }).sign).toBe(0);
+    expect(gap({ mean: 0.72, std: 0, n: 1 }, { mean: 0.7, std: 0.01, n: 3 }).text).toBe(
+      'CAM ahead by 2.00 points (one seed: no spread to judge it by yet)',
+    );
     expect(gap({ mean: 0.6, std: 0.01, n: 3 }, { mean: 0.7, std: 0.02, n: 3 }).text).toBe(
       'CAM behind by 10.00 points',
     );

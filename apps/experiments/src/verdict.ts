@@ -24,10 +24,12 @@ export function gap(cam: Stat, other: Stat): Gap {
   const points = 100 * (cam.mean - other.mean);
   const spread = 100 * Math.max(cam.std, other.std);
   const sign = Math.abs(points) <= spread ? 0 : points > 0 ? 1 : -1;
+  // with one seed on either side there is no spread to judge a gap by: say so next to it
+  const oneSeed = Math.min(cam.n, other.n) < 2 ? ' (one seed: no spread to judge it by yet)' : '';
   const text =
     sign === 0
       ? `tie (${points >= 0 ? '+' : ''}${points.toFixed(2)} points, within one std)`
-      : `CAM ${sign > 0 ? 'ahead' : 'behind'} by ${Math.abs(points).toFixed(2)} points`;
+      : `CAM ${sign > 0 ? 'ahead' : 'behind'} by ${Math.abs(points).toFixed(2)} points${oneSeed}`;
   return { points, sign: sign as Gap['sign'], text };
 }
 
