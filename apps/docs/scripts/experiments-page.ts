@@ -47,7 +47,8 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
   const body: string[] = [];
   body.push(
     `**State of the suite:** ${finished} of ${specs.length} runs finished (${hours(plan.doneSeconds)} of runs); ` +
-      `the remaining ${specs.length - finished} would take about ${hours(plan.todoSeconds)} on a 2-core machine ` +
+      `the remaining ${specs.length - finished} would take about ${hours(plan.todoSeconds)} of runs on a 2-core machine, ` +
+      `about ${hours(plan.todoSeconds / 2)} of wall time with \`pnpm experiments --jobs 2 --workers 1\` ` +
       '(the median wall time of the finished runs of each backbone and regime, estimated where none has ' +
       'finished; the runs so far shared the two cores with other work, so this is an upper bound). ' +
       'Tables below show what has finished; a cell with fewer than three seeds says so. ' +

@@ -22,6 +22,7 @@ interface Flags {
   data: Record<string, string>;
   dataset?: string;
   workers: number;
+  jobs: number;
 }
 
 function regex(value: string): RegExp {
@@ -86,6 +87,12 @@ async function main(argv: readonly string[]): Promise<number> {
       .description('train and evaluate every run not yet in the result file'),
   )
     .option('--workers <n>', 'data-parallel workers of full-set runs', positiveInt, 2)
+    .option(
+      '--jobs <n>',
+      'runs at a time (evaluation is single-threaded: on 2 cores, --jobs 2 --workers 1 keeps both busy)',
+      positiveInt,
+      1,
+    )
     .action(async (flags: Flags) => {
       const file = resultsFile(flags);
       let stopping = false;
@@ -102,6 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
           workDir: resolve(flags.workDir),
           data: flags.data,
           workers: flags.workers,
+          jobs: flags.jobs,
           shouldStop: () => stopping,
         });
         process.stdout.write(

@@ -54,9 +54,10 @@ describe.runIf(data !== undefined)('pnpm experiments --quick', () => {
     const first = await experiments(['run', ...base, '--only', '/cam/']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/ran 1, skipped 0/);
-    const second = await experiments(base);
+    const second = await experiments([...base, '--jobs', '2']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/ran 1, skipped 1/);
+    expect(second.stdout).toMatch(/\[1\/1\] mAP/); // with --jobs > 1 a finished run names its place
 
     const lines = await readResults(results);
     expect(lines.map((r) => r.spec.loss)).toEqual(['cam', 'cross-entropy']);

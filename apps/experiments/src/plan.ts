@@ -2,14 +2,15 @@ import type { RunResult } from './results.js';
 import { type Regime, type RunSpec, runId } from './spec.js';
 
 /**
- * Seconds per run (train + eval) on a 2-core machine before any run of that kind has finished:
- * refcnn measured (Fashion-MNIST, 2 epochs: about 140 s of training and 190 s of evaluation; a
- * few-shot run trains in under a minute and is dominated by the evaluation, which embeds and ranks
- * the whole training split); the other backbones scaled by their cost per image relative to
- * refcnn, which is a guess until a run measures it.
+ * Seconds per run (train + eval) on an idle 2-core machine before any run of that kind has
+ * finished: refcnn measured (Fashion-MNIST, 2 epochs: about 140 s of training on two workers and
+ * 85 s of evaluation; a few-shot run trains in under half a minute and is dominated by the
+ * evaluation, which embeds and ranks the whole training split); the ViT measured on few-shot runs
+ * (about 50 s of training, 190 s of evaluation, most of it embedding); ResNet-18's CPU preset scaled
+ * by its cost per image, a guess until a run measures it.
  */
-const PRIOR_SECONDS: Record<Regime, number> = { full: 330, 'shots-50': 260, 'shots-10': 250 };
-const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 3, resnet18: 6 };
+const PRIOR_SECONDS: Record<Regime, number> = { full: 230, 'shots-50': 105, 'shots-10': 100 };
+const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 2.5, resnet18: 6 };
 
 export interface PlanRow {
   group: string;
@@ -93,7 +94,8 @@ export function formatPlan(plan: Plan): string {
     );
   }
   lines.push(
-    `finished: ${hours(plan.doneSeconds)} of runs; left: about ${hours(plan.todoSeconds)} on this machine`,
+    `finished: ${hours(plan.doneSeconds)} of runs; left: about ${hours(plan.todoSeconds)} of runs, one at a time ` +
+      `(--jobs 2 on two cores or more: about ${hours(plan.todoSeconds / 2)})`,
   );
   return lines.join('\n');
 }

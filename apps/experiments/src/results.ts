@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, truncate } from 'node:fs/promises';
+import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import { z } from 'zod';
@@ -103,7 +103,14 @@ export async function readResults(file: string): Promise<RunResult[]> {
 export async function appendResult(file: string, result: RunResult): Promise<void> {
   runResultSchema.parse(result);
   await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, `${JSON.stringify(result)}\n`);
+  // one write of the whole line, on disk before the run is reported finished
+  const handle = await open(file, 'a');
+  try {
+    await handle.write(`${JSON.stringify(result)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

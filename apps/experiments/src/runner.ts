@@ -37,6 +37,11 @@ export interface RunSuiteOptions {
   data?: Readonly<Record<string, string>>;
   /** Data-parallel workers for full-set runs (few-shot runs use one: a few steps per epoch gain nothing). */
   workers?: number;
+  /**
+   * Runs at a time (default 1), each in its own trainer processes. Evaluation runs on one thread,
+   * so on a 2-core machine two jobs of one worker each keep both cores busy where one job does not.
+   */
+  jobs?: number;
   /** One line per event (default: stdout). */
   log?: (line: string) => void;
   /** Stops between runs when it returns true (the runner also stops on SIGINT). */
@@ -50,13 +55,45 @@ export interface RunSuiteSummary {
 
 const trainerCli = join(dirname(require.resolve('@anchorage/trainer/package.json')), 'src', 'cli.ts');
 
-let current: ReturnType<typeof spawn> | undefined;
+const running = new Set<ReturnType<typeof spawn>>();
 
-/** Forwards a signal to the running trainer child, so it checkpoints before it exits. */
+/** Forwards a signal to every running trainer child, so each checkpoints before it exits. */
 export function interruptRun(signal: NodeJS.Signals): boolean {
-  if (current === undefined || current.exitCode !== null) return false;
-  current.kill(signal);
-  return true;
+  let forwarded = false;
+  for (const child of running)
+    if (child.exitCode === null) {
+      child.kill(signal);
+      forwarded = true;
+    }
+  return forwarded;
+}
+
+/**
+ * Calls `task` on every item, at most `jobs` at a time, in order of start. After a task throws (or
+ * `shouldStop` says so) no new one starts; the ones running finish, then the first error is thrown.
+ */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  jobs: number,
+  task: (item: T, index: number) => Promise<void>,
+  shouldStop: () => boolean = () => false,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  let failure: unknown;
+  const lane = async () => {
+    while (next < items.length && !failed && !shouldStop()) {
+      const index = next++;
+      try {
+        await task(items[index]!, index);
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, lane));
+  if (failed) throw failure;
 }
 
 function runTrainer(
@@ -73,7 +110,7 @@ function runTrainer(
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    current = child;
+    running.add(child);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
@@ -81,7 +118,7 @@ function runTrainer(
     child.stderr.pipe(log, { end: false });
     child.on('error', reject);
     child.on('close', (status) => {
-      current = undefined;
+      running.delete(child);
       log.end(() => resolve({ status, stdout }));
     });
   });
@@ -131,9 +168,9 @@ export function runDir(workDir: string, id: string): string {
 }
 
 /**
- * Trains and evaluates every spec whose id is not yet in the result file, one after another, each
- * in its own trainer process, appending a line per finished run. Interrupted, it stops after the
- * trainer has checkpointed; started again, it resumes that run and skips the finished ones.
+ * Trains and evaluates every spec whose id is not yet in the result file, `jobs` at a time, each in
+ * its own trainer processes, appending a line per finished run. Interrupted, it stops after the
+ * trainers have checkpointed; started again, it resumes those runs and skips the finished ones.
  */
 export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummary> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -148,8 +185,8 @@ export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummar
   });
   log(`${todo.length} to run, ${summary.skipped.length} already in ${options.resultsFile}`);
   const versionTable = versions();
-  for (const [i, spec] of todo.entries()) {
-    if (options.shouldStop?.()) break;
+  let appending: Promise<unknown> = Promise.resolve();
+  const runOne = async (spec: RunSpec, i: number) => {
     const id = runId(spec);
     const dir = runDir(options.workDir, id);
     await mkdir(dir, { recursive: true });
@@ -157,7 +194,8 @@ export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummar
     const data = options.data?.[spec.dataset];
     const dataArgs = data === undefined ? [] : ['--data', data];
     const workers = spec.regime === 'full' ? (options.workers ?? 1) : 1;
-    log(`[${i + 1}/${todo.length}] ${id}`);
+    const tag = `[${i + 1}/${todo.length}]`;
+    log(`${tag} ${id}`);
 
     const trainStarted = performance.now();
     const resume = existsSync(join(dir, 'checkpoint', 'state.json'));
@@ -218,13 +256,17 @@ export async function runSuite(options: RunSuiteOptions): Promise<RunSuiteSummar
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
       finishedAt: new Date().toISOString(),
     };
-    await appendResult(options.resultsFile, result);
+    // concurrent jobs append one after another
+    const appended = appending.then(() => appendResult(options.resultsFile, result));
+    appending = appended.catch(() => undefined);
+    await appended;
     summary.ran.push(id);
     log(
-      `    mAP ${pct(result.report.mAP)}  P@10 ${pct(result.report.precisionAt10)}  ` +
-        `train ${result.wallSeconds.train} s, eval ${result.wallSeconds.eval} s`,
+      `${options.jobs !== undefined && options.jobs > 1 ? tag : '   '} mAP ${pct(result.report.mAP)}  ` +
+        `P@10 ${pct(result.report.precisionAt10)}  train ${result.wallSeconds.train} s, eval ${result.wallSeconds.eval} s`,
     );
-  }
+  };
+  await forEachConcurrently(todo, options.jobs ?? 1, runOne, () => options.shouldStop?.() ?? false);
   return summary;
 }
 
