@@ -1,8 +1,10 @@
 import {
   aggregate,
+  type Cell,
   comparisonTables,
   estimatePlan,
   markdownTable,
+  type RunResult,
   readResults,
   SUITE_RESULTS,
   selectSpecs,
@@ -29,6 +31,66 @@ function slug(text: string): string {
 
 function hours(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/**
+ * mAP of each variant of a group (ablation, sweep or tuning) in one setting, each loss's default
+ * first, in grey: for ablations the main comparison's mean ± std over the same seeds, for sweeps and
+ * tuning (seed 1) the default's seed-1 run.
+ */
+function variantChart(
+  group: 'ablation' | 'sweep' | 'tuning',
+  setting: string,
+  cells: readonly Cell[],
+  results: readonly RunResult[],
+): string {
+  const variants = cells.filter((c) => c.group === group && settingOf(c) === setting);
+  const losses = [...new Set(variants.map((c) => c.loss))];
+  const bars = losses.flatMap((loss) => {
+    const main = cells.find(
+      (c) => c.group === 'main' && c.variant === 'default' && c.loss === loss && settingOf(c) === setting,
+    );
+    const seedOne = results.find(
+      (r) =>
+        r.spec.group === 'main' &&
+        r.spec.variant === 'default' &&
+        r.spec.loss === loss &&
+        r.spec.seed === 1 &&
+        settingOf(r.spec) === setting,
+    );
+    const reference =
+      group === 'ablation'
+        ? main === undefined
+          ? []
+          : [
+              {
+                label: `${loss} (full loss)`,
+                values: [100 * main.metrics.mAP.mean],
+                errors: [100 * main.metrics.mAP.std],
+                peer: true,
+              },
+            ]
+        : seedOne === undefined
+          ? []
+          : [{ label: `${loss} (default)`, values: [100 * seedOne.report.mAP], peer: true }];
+    return [
+      ...reference,
+      ...variants
+        .filter((c) => c.loss === loss)
+        .map((c) => ({
+          label: group === 'tuning' ? `${loss} (${c.variant})` : c.variant,
+          values: [100 * c.metrics.mAP.mean],
+          errors: [100 * c.metrics.mAP.std],
+        })),
+    ];
+  });
+  return barChart({
+    id: `${group}-${slug(setting)}`,
+    title: `mAP, ${group}, ${setting}`,
+    unit: 'mAP %',
+    digits: 2,
+    bars,
+  });
 }
 
 /**
@@ -148,9 +210,14 @@ export async function experimentsPage(): Promise<ExperimentsPage> {
     body.push(`## ${heading}`);
     body.push(text);
     const tables = comparisonTables(cells, group);
-    body.push(
-      tables.length === 0 ? 'No run of this group has finished yet.' : tables.map(markdownTable).join('\n\n'),
-    );
+    if (tables.length === 0) {
+      body.push('No run of this group has finished yet.');
+      continue;
+    }
+    for (const table of tables) {
+      body.push(variantChart(group, table.title, cells, results));
+      body.push(markdownTable(table));
+    }
   }
   return {
     file: 'experiments.md',

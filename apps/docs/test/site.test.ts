@@ -115,6 +115,21 @@ describe.skipIf(!haveChromium)('the built docs site in Chromium', () => {
       const spread = list.filter((c) => c.metrics.mAP.std > 0).length;
       expect(await chart.locator('path.error-bar').count(), id).toBe(spread);
     }
+    // the ablation, sweep and tuning charts: a bar per variant, after each loss's default (grey)
+    const all = aggregate(results);
+    for (const group of ['ablation', 'sweep', 'tuning']) {
+      const variants = all.filter((c) => c.group === group);
+      for (const setting of new Set(variants.map(settingOf))) {
+        const list = variants.filter((c) => settingOf(c) === setting);
+        const losses = new Set(list.map((c) => c.loss)).size;
+        const id = `${group}-${setting.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+        const chart = page.locator(`svg[data-chart="${id}"]`);
+        expect(await chart.count(), id).toBe(1);
+        const bars = await chart.locator('rect.bar').count();
+        expect(bars, id).toBeGreaterThanOrEqual(list.length);
+        expect(bars, id).toBeLessThanOrEqual(list.length + losses);
+      }
+    }
     await page.close();
   });
 

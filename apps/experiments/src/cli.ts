@@ -1,17 +1,17 @@
 /**
  * `pnpm experiments`: runs the comparison suite (or `--quick`, its pipeline check), appending each
  * finished run to a result file; `plan` says what is left and what it will cost; `report` prints
- * the tables from the result file.
+ * the verdict and the tables from the result file (`--out`: to a file).
  */
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AnchorageError } from '@anchorage/loss-core';
 import { Command, InvalidArgumentError } from 'commander';
-import { aggregate, comparisonTables, markdownTable, twoStageTables } from './aggregate.js';
 import { estimatePlan, formatPlan } from './plan.js';
+import { committedReport, reportMarkdown } from './report.js';
 import { readResults } from './results.js';
 import { interruptRun, RunFailedError, RunInterruptedError, runSuite } from './runner.js';
 import { SUITE_RESULTS, selectSpecs } from './select.js';
-import { verdicts } from './verdict.js';
 
 interface Flags {
   quick?: boolean;
@@ -140,28 +140,16 @@ async function main(argv: readonly string[]): Promise<number> {
     program
       .command('report')
       .description('the comparison tables (mean ± std over seeds) from the result file'),
-  ).action(async (flags: Flags) => {
-    const results = await readResults(resultsFile(flags));
-    const cells = aggregate(results);
-    const groups = flags.quick ? (['quick'] as const) : (['main', 'ablation', 'sweep', 'tuning'] as const);
-    const out: string[] = [];
-    for (const group of groups) {
-      for (const table of comparisonTables(cells, group))
-        out.push(`### ${group}: ${table.title}\n\n${markdownTable(table)}\n`);
-      if (group !== 'main' && group !== 'quick') continue;
-      for (const buckets of ['labels', 'nearest-anchor'] as const)
-        for (const table of twoStageTables(cells, buckets, group))
-          out.push(
-            `### two-stage, database bucketed by ${buckets}: ${table.title}\n\n${markdownTable(table)}\n`,
-          );
-    }
-    if (!flags.quick)
-      for (const v of verdicts(results))
-        out.push(
-          `### verdict: ${v.verdict}\n\n${v.claim}\n\n${v.evidence.map((e) => `- ${e}`).join('\n')}\n`,
-        );
-    process.stdout.write(out.length > 0 ? out.join('\n') : 'no results yet\n');
-  });
+  )
+    .option('--out <file>', 'write the report to a file (the suite: the committed results/report.md form)')
+    .action(async (flags: Flags & { out?: string }) => {
+      const results = await readResults(resultsFile(flags));
+      if (flags.out !== undefined) {
+        const text = flags.quick ? reportMarkdown(results, { quick: true }) : committedReport(results);
+        await writeFile(resolve(flags.out), text);
+        process.stdout.write(`wrote ${flags.out} (${results.length} runs)\n`);
+      } else process.stdout.write(reportMarkdown(results, { quick: flags.quick }));
+    });
   await program.parseAsync([...argv], { from: 'user' });
   return exitCode;
 }

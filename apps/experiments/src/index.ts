@@ -14,6 +14,7 @@ export {
   twoStageTables,
 } from './aggregate.js';
 export { estimatePlan, formatPlan, type Plan, type PlanRow } from './plan.js';
+export { committedReport, reportMarkdown } from './report.js';
 export { appendResult, type RunResult, readResults, repairResults, runResultSchema } from './results.js';
 export { RunFailedError, RunInterruptedError, runDir, runSuite, versions } from './runner.js';
 export { SUITE_RESULTS, selectSpecs } from './select.js';
