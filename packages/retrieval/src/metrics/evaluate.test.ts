@@ -303,7 +303,7 @@ describe('evaluateRetrieval against the naive definitions', () => {
   }
 
   it('matches with more buckets × labels than it counts per bucket (every bucket is then scanned)', () => {
-    // 2,100 anchors × 2,000 labels is past the per-bucket label counts' limit
+    // 2,100 anchors × 2,000 labels is past the per-bucket label counts' limit (2^20)
     const rng = new Random(31);
     const anchors = initAnchors(2100, dim, { seed: 31 });
     const vectors = (count: number) => Float32Array.from({ length: count * dim }, () => rng.normal());

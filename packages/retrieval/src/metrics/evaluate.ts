@@ -442,8 +442,8 @@ export function evaluateRetrievalMany(
   });
 }
 
-/** Bucket × label counts held per two-stage ranking at most (larger label sets scan every bucket). */
-const MAX_BUCKET_LABEL_COUNTS = 1 << 22;
+/** Bucket × label counts held per two-stage ranking at most, 4 MB (beyond it every bucket is scanned). */
+const MAX_BUCKET_LABEL_COUNTS = 1 << 20;
 
 function concatMembers(members: Int32Array[], buckets: Int32Array): Int32Array {
   let total = 0;
