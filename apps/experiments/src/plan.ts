@@ -2,15 +2,28 @@ import type { RunResult } from './results.js';
 import { type Regime, type RunSpec, runId } from './spec.js';
 
 /**
- * Seconds per run (train + eval) on an idle 2-core machine before any run of that kind has
- * finished: refcnn measured (Fashion-MNIST, 2 epochs: about 140 s of training on two workers and
- * 85 s of evaluation; a few-shot run trains in under half a minute and is dominated by the
- * evaluation, which embeds and ranks the whole training split); the ViT measured on few-shot runs
- * (about 50 s of training, 190 s of evaluation, most of it embedding); ResNet-18's CPU preset scaled
- * by its cost per image, a guess until a run measures it.
+ * Seconds per run (train + eval, one worker) on an idle 2-core machine before any run of that kind
+ * has finished. Measured: refcnn (Fashion-MNIST; a full-set run trains 2 epochs in about 125 s and
+ * evaluates in 85 s; a few-shot run trains in under half a minute and is dominated by the
+ * evaluation, which embeds and ranks the whole training split) and the ViT's few-shot runs (about
+ * 50–80 s of training, 190 s of evaluation, most of it embedding). Estimated from one 2-epoch run on
+ * a 10,000-image subset each (`resnet18-cpu` 962 s, the ViT 313 s, on two workers under load),
+ * scaled to 60,000 images: the ViT and ResNet-18's CPU preset on the full set, and ResNet-18's
+ * few-shot runs (its embedding of 70,000 images).
  */
-const PRIOR_SECONDS: Record<Regime, number> = { full: 230, 'shots-50': 105, 'shots-10': 100 };
-const BACKBONE_FACTOR: Record<string, number> = { refcnn: 1, vit: 2.5, resnet18: 6 };
+const PRIOR_SECONDS: Record<string, number> = {
+  'refcnn:full': 210,
+  'refcnn:shots-50': 105,
+  'refcnn:shots-10': 100,
+  'vit:full': 1800,
+  'vit:shots-50': 260,
+  'vit:shots-10': 240,
+  'resnet18:full': 6500,
+  'resnet18:shots-50': 660,
+  'resnet18:shots-10': 640,
+};
+/** A backbone without a prior of its own: twice refcnn's, a guess until a run measures it. */
+const UNKNOWN_BACKBONE_FACTOR = 2;
 
 export interface PlanRow {
   group: string;
@@ -64,7 +77,8 @@ export function estimatePlan(specs: readonly RunSpec[], results: readonly RunRes
       perRun:
         measured !== undefined
           ? median(measured)
-          : PRIOR_SECONDS[spec.regime] * (BACKBONE_FACTOR[spec.backbone] ?? 4),
+          : (PRIOR_SECONDS[`${spec.backbone}:${spec.regime}`] ??
+            UNKNOWN_BACKBONE_FACTOR * PRIOR_SECONDS[`refcnn:${spec.regime}`]!),
       measured: measured !== undefined,
     };
     const result = finished.get(runId(spec));
